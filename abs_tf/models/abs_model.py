@@ -1,0 +1,228 @@
+"""The Analysis by Synthesis (ABS) classifier and its binary variant.
+
+ABS scores an image under each class's generative model and picks the class that explains
+it best (Bayes' rule with a uniform prior, eq. 1 of the paper):
+
+  logit_c(x) = -gamma_c * min_z L_c(x', z),   p(c | x) = softmax(s * logits)_c
+
+with L_c the bound of eq. 8 (`latent_search.py`), x' = x for ABS and x' = binarise(x) for
+Binary ABS, gamma_c the class scalars (all 1 for ABS) and s a documented temperature
+(`probability_scale`, 440 as in the authors' code).
+
+The logits are differentiable in x by the envelope theorem: at the optimum z* the derivative
+of min_z L_c(x, z) is the partial derivative in x with z held at z*, which is what autodiff
+through `__call__` gives (the search itself runs under stop_gradient); for Binary ABS the
+binarisation passes gradients straight through (Bengio et al., 2013).
+
+References:
+  Schott et al., ICLR 2019, section 3.
+"""
+
+import dataclasses
+from typing import Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from abs_tf.models import latent_search
+from abs_tf.models import vae as vae_lib
+
+NUM_CLASSES = 10
+BINARIZATION_THRESHOLD = 0.5
+# Temperature of the authors' probabilities, softmax(-440 * ELBO).
+PROBABILITY_SCALE = 440.0
+
+
+@dataclasses.dataclass(frozen=True)
+class ABSConfig:
+  """Settings of an ABS classifier.
+
+  Attributes:
+    search: the latent search's settings.
+    binarize: binarise inputs at 0.5 before inference (Binary ABS).
+    class_scales: gamma_c, 10 positive floats multiplying the bounds (Binary ABS).
+    probability_scale: temperature s of the softmax over the logits.
+  """
+  search: latent_search.LatentSearchConfig = latent_search.LatentSearchConfig()
+  binarize: bool = False
+  class_scales: Sequence[float] = (1.0,) * NUM_CLASSES
+  probability_scale: float = PROBABILITY_SCALE
+
+  def __post_init__(self):
+    scales = tuple(float(s) for s in self.class_scales)
+    if len(scales) != NUM_CLASSES or not all(s > 0 for s in scales):
+      raise ValueError(f"class_scales must be {NUM_CLASSES} positive floats, got "
+                       f"{self.class_scales!r}.")
+    object.__setattr__(self, "class_scales", scales)
+    if not self.probability_scale > 0:
+      raise ValueError(f"probability_scale must be > 0, got {self.probability_scale!r}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Inference:
+  """What ABS inferred for a batch of B images.
+
+  Attributes:
+    losses: float32 [B, 10], min_z L_c(x', z) per class (before the class scales).
+    latents: float32 [B, 10, 8], the best z per class.
+    reconstructions: float32 [B, 10, 28, 28, 1], decoder means at those z.
+    logits: float32 [B, 10], -gamma_c * losses.
+  """
+  losses: tf.Tensor
+  latents: tf.Tensor
+  reconstructions: tf.Tensor
+  logits: tf.Tensor
+
+
+def binarize(images):
+  """Binarisation of Binary ABS and Binary CNN: 0 below 0.5, 1 from 0.5 on (authors' code).
+
+  The forward value is binary; the gradient passes straight through (identity).
+  """
+  hard = tf.cast(images >= BINARIZATION_THRESHOLD, images.dtype)
+  return images + tf.stop_gradient(hard - images)
+
+
+def validate_images(images, name="images"):
+  """Checks a batch of MNIST images; returns it as a float32 tensor.
+
+  Raises:
+    ValueError: not float32 [B, 28, 28, 1] with values in [0, 1] and no NaN.
+  """
+  images = tf.convert_to_tensor(images)
+  if images.dtype != tf.float32:
+    raise ValueError(f"{name} must be float32, got {images.dtype.name}.")
+  if images.shape.rank != 4 or tuple(images.shape[1:]) != vae_lib.IMAGE_SHAPE:
+    raise ValueError(f"{name} must have shape [batch, 28, 28, 1], got {images.shape}.")
+  if tf.executing_eagerly():
+    values = images.numpy()
+    if np.isnan(values).any():
+      raise ValueError(f"{name} contains NaN.")
+    if values.size and (values.min() < 0.0 or values.max() > 1.0):
+      raise ValueError(f"{name} must lie in [0, 1], got values in "
+                       f"[{values.min()}, {values.max()}].")
+  return images
+
+
+class ABS(tf.Module):
+  """ABS (or Binary ABS) built on ten class-conditional decoders.
+
+  The decodings of the prototype latents are computed on the first call and cached in
+  variables (about 31 MB per 1,000 samples); `reset_cache()` drops them, e.g. before export
+  or after the decoders' weights change.
+  """
+
+  def __init__(self, decoders: Sequence[vae_lib.Decoder], config: ABSConfig = ABSConfig(),
+               latents: Optional[np.ndarray] = None, name="abs"):
+    """Args:
+      decoders: one decoder per class, in class order.
+      config: the classifier's settings.
+      latents: float32 [num_samples, 8] prototype latents; by default drawn with
+        `latent_search.draw_latents(config.search.num_samples, seed=config.search.seed)`.
+    """
+    super().__init__(name=name)
+    if len(decoders) != NUM_CLASSES:
+      raise ValueError(f"Expected {NUM_CLASSES} decoders, got {len(decoders)}.")
+    self.config = config
+    self.decoders = list(decoders)
+    if latents is None:
+      latents = latent_search.draw_latents(config.search.num_samples,
+                                           seed=config.search.seed)
+    latents = np.asarray(latents, np.float32)
+    if latents.shape != (config.search.num_samples, vae_lib.LATENT_SIZE):
+      raise ValueError(f"latents must have shape ({config.search.num_samples}, "
+                       f"{vae_lib.LATENT_SIZE}), got {latents.shape}.")
+    self.latents = tf.Variable(latents, trainable=False, name="latents")
+    self.class_scales = tf.constant(config.class_scales, tf.float32)
+    self._prototypes = tf.Variable(
+        tf.zeros([0, 0, latent_search.NUM_PIXELS]), trainable=False,
+        shape=tf.TensorShape([None, None, latent_search.NUM_PIXELS]), name="prototypes")
+    self._prototype_sq_norms = tf.Variable(
+        tf.zeros([0, 0]), trainable=False, shape=tf.TensorShape([None, None]),
+        name="prototype_sq_norms")
+
+  # -- building blocks ----------------------------------------------------------------
+
+  def decode(self, z):
+    """Decoder means of each class at its own latent.
+
+    Args:
+      z: float32 [B, 10, 8].
+
+    Returns:
+      float32 [B, 10, 784].
+    """
+    return tf.stack(
+        [tf.reshape(dec.mean(z[:, c]), [-1, latent_search.NUM_PIXELS])
+         for c, dec in enumerate(self.decoders)], axis=1)
+
+  def reset_cache(self):
+    self._prototypes.assign(tf.zeros([0, 0, latent_search.NUM_PIXELS]))
+    self._prototype_sq_norms.assign(tf.zeros([0, 0]))
+
+  def _decode_latents(self):
+    """Decodings of all prototype latents by every class, [10, N, 784]."""
+    num = tf.shape(self.latents)[0]
+    chunk = 2000
+    pieces = tf.TensorArray(tf.float32, size=(num + chunk - 1) // chunk, infer_shape=False)
+    for i in tf.range((num + chunk - 1) // chunk):
+      z = self.latents[i * chunk:(i + 1) * chunk]
+      zc = tf.tile(z[:, None, :], [1, NUM_CLASSES, 1])
+      pieces = pieces.write(i, self.decode(zc))
+    return tf.transpose(pieces.concat(), [1, 0, 2])
+
+  def prototypes(self):
+    """The cached decodings, filled on first use: ([10, N, 784], [10, N] squared norms)."""
+    if tf.size(self._prototypes) == 0:
+      decoded = self._decode_latents()
+      self._prototypes.assign(decoded)
+      self._prototype_sq_norms.assign(tf.reduce_sum(tf.square(decoded), axis=-1))
+    return self._prototypes.read_value(), self._prototype_sq_norms.read_value()
+
+  def preprocess(self, images):
+    """Binarises (straight-through) if configured; flattens to [B, 784]."""
+    if self.config.binarize:
+      images = binarize(images)
+    return tf.reshape(images, [-1, latent_search.NUM_PIXELS])
+
+  # -- inference ----------------------------------------------------------------------
+
+  def infer(self, images) -> Inference:
+    """Runs the latent search for every class.
+
+    Args:
+      images: float32 [B, 28, 28, 1] in [0, 1] (validated here).
+
+    Returns:
+      An `Inference`. Gradients flow to `images` by the envelope theorem only.
+    """
+    return Inference(**self.infer_graph(validate_images(images)))
+
+  @tf.function(reduce_retracing=True)
+  def infer_graph(self, images):
+    """`infer` without validation, as a dict of tensors; callable inside graphs."""
+    x = self.preprocess(images)
+    x_search = tf.stop_gradient(x)
+    prototypes, sq_norms = self.prototypes()
+    z0 = latent_search.prototype_search(x_search, prototypes, sq_norms, self.latents,
+                                        self.config.search.beta)
+    _, z, means = latent_search.refine(x_search, z0, self.decode, self.config.search)
+    z, means = tf.stop_gradient(z), tf.stop_gradient(means)
+    losses = latent_search.squared_error_loss(x[:, None, :], means, z,
+                                              self.config.search.beta)
+    return dict(
+        losses=losses, latents=z,
+        reconstructions=tf.reshape(means, [-1, NUM_CLASSES] + list(vae_lib.IMAGE_SHAPE)),
+        logits=-self.class_scales * losses)
+
+  def __call__(self, images):
+    """Logits, float32 [B, 10], of float32 images [B, 28, 28, 1] in [0, 1]."""
+    return self.infer(images).logits
+
+  def probabilities(self, logits):
+    """softmax(probability_scale * logits), float32 [B, 10]."""
+    return tf.nn.softmax(self.config.probability_scale * logits)
+
+
+def decoders_of(vaes: Sequence[vae_lib.VAE]):
+  return [v.decoder for v in vaes]

@@ -1,0 +1,179 @@
+"""Optimisation-based inference of ABS: for each class, maximise the ELBO over z.
+
+For an image x (flattened, 784 pixels) and the decoder mean mu_c of class c the paper's bound
+with the posterior width fixed at 1 is, as a loss (lower is better),
+
+  L_c(x, z) = ( ||x - mu_c(z)||^2 + beta * 0.5 * ||z||^2 ) / 784,          (eq. 8)
+
+and the class's bound is l_c(x) = -min_z L_c(x, z). The minimum is searched in two stages:
+
+1. Prototypes: the best of n latent samples z_k ~ N(0, I), drawn once; their decodings
+   mu_c(z_k) are cached, so this stage is one matrix product per call:
+   ||x - mu||^2 = ||x||^2 - 2 <x, mu> + ||mu||^2.
+2. Refinement: `num_steps` Adam steps on z (Kingma & Ba, 2014) on the sum of the losses,
+   projecting z into the ball of radius `clip_radius` after each step.
+
+The search returns the last z, as the authors' code does (it reproduces their logits, see
+tests/reference_test.py), unless that is worse than the starting prototype: then the start,
+so the search never ends worse than it began.
+
+References:
+  Schott et al., ICLR 2019, section 3, "Optimization-based inference".
+"""
+
+import dataclasses
+from typing import Callable, Optional
+
+import numpy as np
+import tensorflow as tf
+
+NUM_PIXELS = 784
+
+
+@dataclasses.dataclass(frozen=True)
+class LatentSearchConfig:
+  """Settings of the latent search; the defaults are the paper's.
+
+  Attributes:
+    num_samples: latent samples (prototypes) per class; paper: 10^4.
+    num_steps: Adam steps after the prototype search; paper: 20.
+    learning_rate: Adam's step size; authors: 0.05.
+    clip_radius: z is projected into the ball of this radius after each step; authors: 5.
+      1e6 disables the projection.
+    beta: weight of the prior term; 1 at inference.
+    seed: seed of the latent samples.
+  """
+  num_samples: int = 10_000
+  num_steps: int = 20
+  learning_rate: float = 0.05
+  clip_radius: float = 5.0
+  beta: float = 1.0
+  seed: int = 0
+
+  def __post_init__(self):
+    if not (isinstance(self.num_samples, (int, np.integer)) and self.num_samples >= 1):
+      raise ValueError(f"num_samples must be an integer >= 1, got {self.num_samples!r}.")
+    if not (isinstance(self.num_steps, (int, np.integer)) and self.num_steps >= 0):
+      raise ValueError(f"num_steps must be an integer >= 0, got {self.num_steps!r}.")
+    if not self.learning_rate > 0:
+      raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}.")
+    if not self.clip_radius > 0:
+      raise ValueError(f"clip_radius must be > 0, got {self.clip_radius!r}.")
+    if not self.beta >= 0:
+      raise ValueError(f"beta must be >= 0, got {self.beta!r}.")
+
+
+# Adam's constants, as in the authors' code (PyTorch defaults).
+ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON = 0.9, 0.999, 1e-8
+
+
+def draw_latents(num_samples: int, latent_size: int = 8, seed: int = 0) -> np.ndarray:
+  """Draws the prototype latents as the authors do.
+
+  n / 0.9 samples from N(0, I), of which the n of highest prior density (smallest norm)
+  are kept.
+
+  Returns:
+    float32 [num_samples, latent_size].
+  """
+  rng = np.random.default_rng(seed)
+  candidates = rng.standard_normal((int(np.ceil(num_samples / 0.9)), latent_size))
+  order = np.argsort(np.sum(candidates**2, axis=1), kind="stable")
+  return candidates[order[:num_samples]].astype(np.float32)
+
+
+def squared_error_loss(x, means, z, beta):
+  """L(x, z) of eq. 8.
+
+  Args:
+    x: float32 [B, 1, 784] or [B, C, 784].
+    means: float32 [B, C, 784], decoder means mu_c(z).
+    z: float32 [B, C, L].
+    beta: weight of the prior term.
+
+  Returns:
+    float32 [B, C].
+  """
+  return (tf.reduce_sum(tf.square(x - means), axis=-1) +
+          beta * 0.5 * tf.reduce_sum(tf.square(z), axis=-1)) / NUM_PIXELS
+
+
+def project_to_ball(z, radius):
+  """Scales each z (last axis) with norm above `radius` onto the sphere, keeping its sign."""
+  norm = tf.norm(z, axis=-1, keepdims=True)
+  return z * tf.minimum(1.0, radius / tf.maximum(norm, 1e-12))
+
+
+def prototype_search(x, prototypes, prototype_sq_norms, latents, beta):
+  """Stage 1: the best cached prototype per image and class.
+
+  Args:
+    x: float32 [B, 784].
+    prototypes: float32 [C, N, 784], decoder means of the latents for each class.
+    prototype_sq_norms: float32 [C, N], ||prototypes||^2.
+    latents: float32 [N, L].
+    beta: weight of the prior term.
+
+  Returns:
+    float32 [B, C, L]: the latent of the best prototype for each image and class.
+  """
+  num_classes = tf.shape(prototypes)[0]
+  num = tf.shape(prototypes)[1]
+  flat = tf.reshape(prototypes, [-1, NUM_PIXELS])                       # [C*N, 784]
+  cross = tf.matmul(x, flat, transpose_b=True)                          # [B, C*N]
+  prior_term = beta * 0.5 * tf.reduce_sum(tf.square(latents), axis=-1)  # [N]
+  # ||x||^2 is the same for every prototype of an image: it does not change the argmin.
+  scores = (tf.reshape(prototype_sq_norms, [-1]) - 2.0 * cross +
+            tf.tile(prior_term, [num_classes])[None, :])
+  best = tf.argmin(tf.reshape(scores, [-1, num_classes, num]), axis=-1)  # [B, C]
+  return tf.gather(latents, best)
+
+
+def refine(x, z0, decode: Callable, config: LatentSearchConfig):
+  """Stage 2: Adam on z from z0.
+
+  Args:
+    x: float32 [B, 784].
+    z0: float32 [B, C, L], starting latents.
+    decode: maps z [B, C, L] to decoder means [B, C, 784] (no weight gradients needed).
+    config: the search's settings.
+
+  Returns:
+    (loss, z, means): float32 [B, C], [B, C, L], [B, C, 784] at the last z, or at z0
+    where the last z is worse.
+  """
+  x = x[:, None, :]
+  lr = tf.constant(config.learning_rate, tf.float32)
+
+  def evaluate(z):
+    with tf.GradientTape(watch_accessed_variables=False) as tape:
+      tape.watch(z)
+      means = decode(z)
+      loss = squared_error_loss(x, means, z, config.beta)
+    # The sum's gradient: each (image, class) loss depends on its own z only.
+    return loss, means, tape.gradient(loss, z)
+
+  def step(t, z, m, v, loss, means, grad):
+    m = ADAM_BETA1 * m + (1.0 - ADAM_BETA1) * grad
+    v = ADAM_BETA2 * v + (1.0 - ADAM_BETA2) * tf.square(grad)
+    t1 = tf.cast(t + 1, tf.float32)
+    denom = tf.sqrt(v) / tf.sqrt(1.0 - ADAM_BETA2**t1) + ADAM_EPSILON
+    z = z - (lr / (1.0 - ADAM_BETA1**t1)) * m / denom
+    z = project_to_ball(z, config.clip_radius)
+    return (t + 1, z, m, v) + evaluate(z)
+
+  start_loss, start_means, start_grad = evaluate(z0)
+  zeros = tf.zeros_like(z0)
+  _, z, _, _, loss, means, _ = tf.while_loop(
+      lambda t, *_: t < config.num_steps, step,
+      (tf.constant(0), z0, zeros, zeros, start_loss, start_means, start_grad),
+      maximum_iterations=config.num_steps)
+  return _keep_better((start_loss, z0, start_means), (loss, z, means))
+
+
+def _keep_better(best, candidate):
+  """Elementwise choice, per (image, class), of the lower loss."""
+  better = candidate[0] < best[0]
+  return (tf.where(better, candidate[0], best[0]),
+          tf.where(better[..., None], candidate[1], best[1]),
+          tf.where(better[..., None], candidate[2], best[2]))
