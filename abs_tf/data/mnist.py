@@ -12,10 +12,11 @@ import gzip
 import hashlib
 import os
 import pathlib
-import sys
 from typing import Optional, Union
 
 import numpy as np
+
+from abs_tf import resources
 
 # sha256 of the original files (shared/data/mnist/README.md).
 SHA256 = {
@@ -62,13 +63,7 @@ class Split:
 
 def default_data_dirs():
   """Directories searched for the IDX files, in order."""
-  dirs = []
-  if os.environ.get(DATA_DIR_ENV):
-    dirs.append(pathlib.Path(os.environ[DATA_DIR_ENV]))
-  repo_root = pathlib.Path(__file__).resolve().parents[2]
-  dirs.append(repo_root / "data" / "mnist")
-  dirs.append(pathlib.Path(sys.prefix) / "share" / "abs_tf" / "mnist")
-  return dirs
+  return resources.resource_candidates("data/mnist", DATA_DIR_ENV)
 
 
 def sha256_of(path: pathlib.Path) -> str:

@@ -24,11 +24,12 @@ from typing import Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
+from abs_tf.models import binarization
+from abs_tf.models import classifier
 from abs_tf.models import latent_search
 from abs_tf.models import vae as vae_lib
 
-NUM_CLASSES = 10
-BINARIZATION_THRESHOLD = 0.5
+NUM_CLASSES = classifier.NUM_CLASSES
 # Temperature of the authors' probabilities, softmax(-440 * ELBO).
 PROBABILITY_SCALE = 440.0
 
@@ -74,43 +75,14 @@ class Inference:
   logits: tf.Tensor
 
 
-def binarize(images):
-  """Binarisation of Binary ABS and Binary CNN: 0 below 0.5, 1 from 0.5 on (authors' code).
-
-  The forward value is binary; the gradient passes straight through (identity).
-  """
-  hard = tf.cast(images >= BINARIZATION_THRESHOLD, images.dtype)
-  return images + tf.stop_gradient(hard - images)
-
-
-def validate_images(images, name="images"):
-  """Checks a batch of MNIST images; returns it as a float32 tensor.
-
-  Raises:
-    ValueError: not float32 [B, 28, 28, 1] with values in [0, 1] and no NaN.
-  """
-  images = tf.convert_to_tensor(images)
-  if images.dtype != tf.float32:
-    raise ValueError(f"{name} must be float32, got {images.dtype.name}.")
-  if images.shape.rank != 4 or tuple(images.shape[1:]) != vae_lib.IMAGE_SHAPE:
-    raise ValueError(f"{name} must have shape [batch, 28, 28, 1], got {images.shape}.")
-  if tf.executing_eagerly():
-    values = images.numpy()
-    if np.isnan(values).any():
-      raise ValueError(f"{name} contains NaN.")
-    if values.size and (values.min() < 0.0 or values.max() > 1.0):
-      raise ValueError(f"{name} must lie in [0, 1], got values in "
-                       f"[{values.min()}, {values.max()}].")
-  return images
-
-
-class ABS(tf.Module):
+class ABS(classifier.Classifier):
   """ABS (or Binary ABS) built on ten class-conditional decoders.
 
   The decodings of the prototype latents are computed on the first call and cached in
   variables (about 31 MB per 1,000 samples); `reset_cache()` drops them, e.g. before export
   or after the decoders' weights change.
   """
+  kind = "abs"
 
   def __init__(self, decoders: Sequence[vae_lib.Decoder], config: ABSConfig = ABSConfig(),
                latents: Optional[np.ndarray] = None, name="abs"):
@@ -182,7 +154,7 @@ class ABS(tf.Module):
   def preprocess(self, images):
     """Binarises (straight-through) if configured; flattens to [B, 784]."""
     if self.config.binarize:
-      images = binarize(images)
+      images = binarization.binarize(images)
     return tf.reshape(images, [-1, latent_search.NUM_PIXELS])
 
   # -- inference ----------------------------------------------------------------------
@@ -196,7 +168,7 @@ class ABS(tf.Module):
     Returns:
       An `Inference`. Gradients flow to `images` by the envelope theorem only.
     """
-    return Inference(**self.infer_graph(validate_images(images)))
+    return Inference(**self.infer_graph(classifier.validate_images(images)))
 
   @tf.function(reduce_retracing=True)
   def infer_graph(self, images):
@@ -215,14 +187,52 @@ class ABS(tf.Module):
         reconstructions=tf.reshape(means, [-1, NUM_CLASSES] + list(vae_lib.IMAGE_SHAPE)),
         logits=-self.class_scales * losses)
 
-  def __call__(self, images):
-    """Logits, float32 [B, 10], of float32 images [B, 28, 28, 1] in [0, 1]."""
-    return self.infer(images).logits
+  def logits_graph(self, images):
+    return self.infer_graph(images)["logits"]
 
   def probabilities(self, logits):
     """softmax(probability_scale * logits), float32 [B, 10]."""
     return tf.nn.softmax(self.config.probability_scale * logits)
 
+  # -- export -------------------------------------------------------------------------
 
-def decoders_of(vaes: Sequence[vae_lib.VAE]):
-  return [v.decoder for v in vaes]
+  def export_variables(self):
+    return [w.value for dec in self.decoders for w in dec.weights] + [self.latents]
+
+  def config_dict(self) -> dict:
+    return {"search": dataclasses.asdict(self.config.search),
+            "binarize": self.config.binarize,
+            "class_scales": list(self.config.class_scales),
+            "probability_scale": self.config.probability_scale}
+
+  def prepare_export(self):
+    self.reset_cache()
+
+  def extra_signatures(self):
+    spec = tf.TensorSpec([None] + list(vae_lib.IMAGE_SHAPE), tf.float32, name="images")
+
+    @tf.function(input_signature=[spec])
+    def infer(images):
+      """Latent search outputs: losses, latents, reconstructions, logits."""
+      return self.infer_graph(classifier.assert_valid_images_graph(images))
+
+    return {"infer": infer}
+
+  @classmethod
+  def from_config(cls, config: dict) -> "ABS":
+    """An ABS with untrained decoders, shaped by `config_dict()` of another."""
+    abs_config = ABSConfig(
+        search=latent_search.LatentSearchConfig(**config["search"]),
+        binarize=config["binarize"], class_scales=tuple(config["class_scales"]),
+        probability_scale=config["probability_scale"])
+    return cls(new_decoders(), abs_config,
+               latents=np.zeros((abs_config.search.num_samples, vae_lib.LATENT_SIZE),
+                                np.float32))
+
+
+def new_decoders():
+  """Ten built, untrained decoders."""
+  decoders = [vae_lib.Decoder(name=f"decoder_{c}") for c in range(NUM_CLASSES)]
+  for dec in decoders:
+    dec.build((None, vae_lib.LATENT_SIZE))
+  return decoders

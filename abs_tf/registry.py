@@ -1,0 +1,116 @@
+"""The model zoo as data: one `ModelSpec` per model of the paper's Table 1.
+
+  model = abs_tf.load_model("abs")                       # Python model, shipped weights
+  model = abs_tf.load_model("cnn", source="saved_model")  # the SavedModel as a Classifier
+  model = abs_tf.load_model("/path/to/my/saved_model")    # any SavedModel with our signature
+
+References:
+  Schott et al., ICLR 2019, Table 1 (clean accuracies).
+"""
+
+import dataclasses
+import os
+import pathlib
+from typing import Dict
+
+from abs_tf import resources
+from abs_tf.export import saved_model
+from abs_tf.models import abs_model
+from abs_tf.models import classifier
+from abs_tf.models import cnn
+
+SAVED_MODELS_ENV = "ABS_TF_SAVED_MODELS"
+
+# How attacks get gradients of a model.
+AUTODIFF = "autodiff"                  # exact gradients by automatic differentiation
+STRAIGHT_THROUGH = "straight_through"  # autodiff with binarisation passed straight through
+ENVELOPE = "envelope"                  # ABS: gradient at the latent optimum (envelope theorem)
+GRADIENTS = (AUTODIFF, STRAIGHT_THROUGH, ENVELOPE)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+  """A model of the zoo.
+
+  Attributes:
+    name: registry name, also the directory under saved_models/.
+    title: its column in the paper's Table 1.
+    gradient: how attacks differentiate it (one of GRADIENTS).
+    binarized: its input is binarised at 0.5 (adversarials get the paper's postprocessing).
+    is_abs: an ABS model (the Latent Descent attack applies).
+    paper_clean_accuracy: Table 1's clean accuracy, in [0, 1]; None if not in the paper.
+    version: the SavedModel version directory.
+  """
+  name: str
+  title: str
+  gradient: str
+  binarized: bool = False
+  is_abs: bool = False
+  paper_clean_accuracy: float = None
+  version: int = 1
+
+  def __post_init__(self):
+    if self.gradient not in GRADIENTS:
+      raise ValueError(f"gradient must be one of {GRADIENTS}, got {self.gradient!r}.")
+
+
+MODELS: Dict[str, ModelSpec] = {spec.name: spec for spec in [
+    ModelSpec("cnn", "CNN", AUTODIFF, paper_clean_accuracy=0.991),
+    ModelSpec("binary_cnn", "Binary CNN", STRAIGHT_THROUGH, binarized=True,
+              paper_clean_accuracy=0.985),
+    ModelSpec("nearest_neighbor", "Nearest Neighbor", AUTODIFF, paper_clean_accuracy=0.969),
+    ModelSpec("madry", "Madry et al.", AUTODIFF, paper_clean_accuracy=0.988),
+    ModelSpec("binary_abs", "Binary ABS", ENVELOPE, binarized=True, is_abs=True,
+              paper_clean_accuracy=0.990),
+    ModelSpec("abs", "ABS", ENVELOPE, is_abs=True, paper_clean_accuracy=0.990),
+    ModelSpec("substitute_cnn", "Substitute CNN", AUTODIFF),
+]}
+
+# Python classes that rebuild an exported model from its configuration, by `kind`.
+KINDS = {
+    abs_model.ABS.kind: abs_model.ABS,
+    cnn.CNN.kind: cnn.CNN,
+}
+
+
+def saved_models_dir() -> pathlib.Path:
+  """The directory of the shipped SavedModels ($ABS_TF_SAVED_MODELS overrides it)."""
+  return resources.resource_dir("saved_models", SAVED_MODELS_ENV)
+
+
+def saved_model_path(name: str) -> pathlib.Path:
+  spec = get_spec(name)
+  return saved_models_dir() / spec.name / str(spec.version)
+
+
+def get_spec(name: str) -> ModelSpec:
+  if name not in MODELS:
+    raise ValueError(f"Unknown model {name!r}; known models: {sorted(MODELS)}, or pass the "
+                     "path of a SavedModel directory.")
+  return MODELS[name]
+
+
+def load_model(name: str, source: str = "memory") -> classifier.Classifier:
+  """Loads a model of the zoo by name, or any SavedModel by path.
+
+  Args:
+    name: a registry name (see MODELS) or a SavedModel directory.
+    source: "memory" rebuilds the Python model with the shipped weights (differentiable,
+      with ABS's latent search exposed); "saved_model" wraps the SavedModel's signature.
+
+  Returns:
+    A `Classifier`: float32 images [B, 28, 28, 1] in [0, 1] -> logits [B, 10].
+  """
+  if source not in ("memory", "saved_model"):
+    raise ValueError(f"source must be 'memory' or 'saved_model', got {source!r}.")
+  if name in MODELS:
+    path = saved_model_path(name)
+    if not path.is_dir():
+      raise FileNotFoundError(f"The SavedModel of {name!r} is missing at {path}.")
+  elif os.path.isdir(name):
+    path = pathlib.Path(name)
+  else:
+    get_spec(name)  # raises with the list of known names
+  if source == "saved_model" or not (path / "assets" / saved_model.MODEL_JSON).is_file():
+    return saved_model.SavedModelClassifier(path)
+  return saved_model.load_in_memory(path, KINDS)

@@ -1,0 +1,33 @@
+"""Where the shipped data and models live: the repository, or the installed prefix."""
+
+import os
+import pathlib
+import sys
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def resource_dir(name: str, env: str = "") -> pathlib.Path:
+  """The first existing directory among $env, <repo>/name and <prefix>/share/abs_tf/name.
+
+  Args:
+    name: "data/mnist" or "saved_models".
+    env: an environment variable that overrides the search.
+
+  Raises:
+    FileNotFoundError: none exists.
+  """
+  candidates = resource_candidates(name, env)
+  for candidate in candidates:
+    if candidate.is_dir():
+      return candidate
+  raise FileNotFoundError(f"{name} not found in any of {[str(c) for c in candidates]}.")
+
+
+def resource_candidates(name: str, env: str = ""):
+  candidates = []
+  if env and os.environ.get(env):
+    candidates.append(pathlib.Path(os.environ[env]))
+  candidates.append(REPO_ROOT / name)
+  candidates.append(pathlib.Path(sys.prefix) / "share" / "abs_tf" / name)
+  return candidates
