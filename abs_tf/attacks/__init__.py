@@ -1,0 +1,16 @@
+"""Adversarial attacks that search minimal perturbations in L0, L2 and L-infinity.
+
+`ATTACKS` maps each attack's stable name (the evaluation's --attacks flag) to its class.
+"""
+
+from abs_tf.attacks.base import AttackResult, MinimizationAttack, L0, L2, LINF  # noqa: F401
+
+ATTACKS = {}
+
+
+def register(cls):
+  """Class decorator: adds an attack to ATTACKS under its `name`."""
+  if cls.name in ATTACKS:
+    raise ValueError(f"Attack name {cls.name!r} registered twice.")
+  ATTACKS[cls.name] = cls
+  return cls
