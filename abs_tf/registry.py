@@ -18,6 +18,8 @@ from abs_tf.export import saved_model
 from abs_tf.models import abs_model
 from abs_tf.models import classifier
 from abs_tf.models import cnn
+from abs_tf.models import madry
+from abs_tf.models import nearest_neighbor
 
 SAVED_MODELS_ENV = "ABS_TF_SAVED_MODELS"
 
@@ -70,6 +72,8 @@ MODELS: Dict[str, ModelSpec] = {spec.name: spec for spec in [
 KINDS = {
     abs_model.ABS.kind: abs_model.ABS,
     cnn.CNN.kind: cnn.CNN,
+    madry.Madry.kind: madry.Madry,
+    nearest_neighbor.NearestNeighbor.kind: nearest_neighbor.NearestNeighbor,
 }
 
 
