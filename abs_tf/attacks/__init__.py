@@ -14,3 +14,10 @@ def register(cls):
     raise ValueError(f"Attack name {cls.name!r} registered twice.")
   ATTACKS[cls.name] = cls
   return cls
+
+
+# Decision-based attacks and Latent Descent (they register themselves on import).
+from abs_tf.attacks import boundary, latent_descent, noise, pointwise  # noqa: E402,F401
+
+# Gradient-based and transfer attacks (they register themselves on import).
+from abs_tf.attacks import gradient_attacks, transfer  # noqa: E402,F401

@@ -77,6 +77,9 @@ class CountingModel:
     self.model = model
     self.queries = np.zeros(batch_size, np.int64)
     self.max_batch = max_batch
+    # Compiled once per attack call: decision-based attacks make thousands of small calls,
+    # 2-10x faster in a graph than eagerly (CNN on 2 cores).
+    self._forward = tf.function(model.logits_graph, reduce_retracing=True)
     self.seconds = 0.0
 
   def logits(self, images, sample_indices=None) -> np.ndarray:
@@ -92,7 +95,7 @@ class CountingModel:
       sample_indices = np.arange(len(images))
     np.add.at(self.queries, np.asarray(sample_indices), 1)
     start = time.perf_counter()
-    out = [self.model.logits_graph(tf.constant(images[i:i + self.max_batch])).numpy()
+    out = [self._forward(tf.constant(images[i:i + self.max_batch])).numpy()
            for i in range(0, len(images), self.max_batch)]
     self.seconds += time.perf_counter() - start
     return np.concatenate(out) if out else np.zeros((0, classifier.NUM_CLASSES), np.float32)
@@ -100,6 +103,34 @@ class CountingModel:
   def is_adversarial(self, images, labels, sample_indices=None) -> np.ndarray:
     """bool [N]: the model's decision differs from `labels` [N]."""
     return self.logits(images, sample_indices).argmax(axis=1) != np.asarray(labels)
+
+  def infer(self, images, sample_indices=None) -> dict:
+    """ABS inference (`model.infer_graph`), counted like `logits`: one query per image.
+
+    Args:
+      images: float32 [N, 28, 28, 1] (clipped to [0, 1] first).
+      sample_indices: as for `logits`.
+
+    Returns:
+      dict of numpy arrays: losses [N, 10], latents [N, 10, 8], reconstructions
+      [N, 10, 28, 28, 1], logits [N, 10] (see `abs_model.Inference`).
+
+    Raises:
+      TypeError: the model has no latent inference (not an ABS model).
+    """
+    if not hasattr(self.model, "infer_graph"):
+      raise TypeError(f"{type(self.model).__name__} has no `infer_graph`; only ABS models "
+                      "expose their latent inference.")
+    images = np.clip(np.asarray(images, np.float32), 0.0, 1.0)
+    if sample_indices is None:
+      sample_indices = np.arange(len(images))
+    np.add.at(self.queries, np.asarray(sample_indices), 1)
+    start = time.perf_counter()
+    parts = [self.model.infer_graph(tf.constant(images[i:i + self.max_batch]))
+             for i in range(0, len(images), self.max_batch)]
+    self.seconds += time.perf_counter() - start
+    return {key: np.concatenate([part[key].numpy() for part in parts])
+            for key in ("losses", "latents", "reconstructions", "logits")}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -212,3 +243,8 @@ class _SubsetCounter(CountingModel):
     if sample_indices is None:
       sample_indices = np.arange(len(images))
     return self.parent.logits(images, self.indices[np.asarray(sample_indices)])
+
+  def infer(self, images, sample_indices=None):
+    if sample_indices is None:
+      sample_indices = np.arange(len(images))
+    return self.parent.infer(images, self.indices[np.asarray(sample_indices)])
