@@ -38,6 +38,7 @@ References:
 import collections
 from typing import Optional
 
+from absl import logging
 import numpy as np
 
 from abs_tf.attacks import base
@@ -135,7 +136,7 @@ class BoundaryAttack(base.MinimizationAttack):
 
   # -- start --------------------------------------------------------------------------
 
-  def _starting_points(self, model, x, labels, rng):
+  def _starting_points(self, model, x, labels, rngs):
     """Blended uniform noise: (adversarials float64 [n, 784], found bool [n])."""
     n = len(x)
     noise = np.zeros_like(x)
@@ -144,7 +145,7 @@ class BoundaryAttack(base.MinimizationAttack):
       rows = np.flatnonzero(~found & (self._budget(np.arange(n)) > 0))
       if not len(rows):
         break
-      draws = rng.uniform(size=(len(rows), x.shape[1]))
+      draws = np.stack([rngs[r].uniform(size=x.shape[1]) for r in rows])
       hit = self._evaluate(model, draws, rows, labels)
       noise[rows[hit]] = draws[hit]
       found[rows[hit]] = True
@@ -170,8 +171,10 @@ class BoundaryAttack(base.MinimizationAttack):
 
   # -- one iteration ------------------------------------------------------------------
 
-  def _candidates(self, x, adv, spherical_step, source_step, rng):
+  def _candidates(self, x, adv, spherical_step, source_step, rngs):
     """Foolbox 1.3's candidates for samples x, adv float64 [a, 784], steps [a].
+
+    `rngs` are the samples' generators: a sample's walk does not depend on the others.
 
     Returns:
       (candidates, spherical), float64 [a, max_directions, 784] each.
@@ -179,7 +182,7 @@ class BoundaryAttack(base.MinimizationAttack):
     source = x - adv
     source_norm = np.linalg.norm(source, axis=1)
     direction = source / source_norm[:, None]
-    eta = rng.standard_normal((len(x), self.max_directions, x.shape[1]))
+    eta = np.stack([g.standard_normal((self.max_directions, x.shape[1])) for g in rngs])
     eta -= np.einsum("akd,ad->ak", eta, direction)[..., None] * direction[:, None, :]
     eta *= (spherical_step * source_norm)[:, None, None] / np.linalg.norm(
         eta, axis=2, keepdims=True)
@@ -248,8 +251,9 @@ class BoundaryAttack(base.MinimizationAttack):
     n = len(images)
     self._used = np.zeros(n, np.int64)
     x = images.reshape(n, -1).astype(np.float64)
-    adv, active = self._starting_points(model, x, labels, rng)
-    distance = np.linalg.norm(adv - x, axis=1)
+    rngs = rng.spawn(n)
+    adv, active = self._starting_points(model, x, labels, rngs)
+    distance = np.where(active, np.linalg.norm(adv - x, axis=1), np.inf)
     spherical_step = np.full(n, self.spherical_step)
     source_step = np.full(n, self.source_step)
     was_reset = np.zeros(n, bool)
@@ -265,7 +269,7 @@ class BoundaryAttack(base.MinimizationAttack):
       if not len(rows):
         break
       candidates, spherical = self._candidates(x[rows], adv[rows], spherical_step[rows],
-                                               source_step[rows], rng)
+                                               source_step[rows], [rngs[r] for r in rows])
       with_stats = step % self.stats_every == 0
       chosen = self._try_directions(model, rows, candidates, spherical, labels, with_stats,
                                     trials)
@@ -277,4 +281,7 @@ class BoundaryAttack(base.MinimizationAttack):
       if with_stats:
         for row in rows:
           self._adapt(row, trials, spherical_step, source_step)
+      logging.log_every_n_seconds(
+          logging.INFO, "boundary: step %d, %d samples active, median L2 %.4f", 60, step,
+          len(rows), np.median(distance))
     return adv.astype(np.float32).reshape(images.shape)

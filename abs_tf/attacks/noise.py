@@ -51,8 +51,9 @@ class _NoiseAttack(base.MinimizationAttack):
     """float64 [n], the grid's upper end for each sample at the start."""
     return np.ones(n)
 
-  def _noisy(self, x, strengths, rng):
-    """Candidates float64 [a, m, 784] from originals x [a, 784] and strengths [a, m]."""
+  def _noisy(self, x, strengths, rngs):
+    """Candidates float64 [a, m, 784] from originals x [a, 784], strengths [a, m] and the
+    samples' generators (one per sample: a sample's noise does not depend on the others)."""
     raise NotImplementedError
 
   def _size(self, x, candidates):
@@ -69,6 +70,7 @@ class _NoiseAttack(base.MinimizationAttack):
     best_size = np.full(n, np.inf)
     max_strength = self._max_strength(n)
     grid = np.arange(1, self.epsilons + 1) / self.epsilons
+    rngs = rng.spawn(n)
     for _ in range(self.repetitions):
       searching = np.ones(n, bool)
       for start in range(0, self.epsilons, self.epsilons_per_call):
@@ -76,7 +78,7 @@ class _NoiseAttack(base.MinimizationAttack):
         if not len(rows):
           break
         strengths = max_strength[rows, None] * grid[None, start:start + self.epsilons_per_call]
-        candidates = self._noisy(x[rows], strengths, rng)
+        candidates = self._noisy(x[rows], strengths, [rngs[r] for r in rows])
         sizes = self._size(x[rows], candidates)
         # As Foolbox: a candidate that cannot beat the best so far is not queried.
         query = sizes < best_size[rows, None]
@@ -125,9 +127,9 @@ class GaussianNoiseAttack(_NoiseAttack):
       raise ValueError(f"refine_steps must be an integer >= 0, got {refine_steps!r}.")
     self.refine_steps = int(refine_steps)
 
-  def _noisy(self, x, strengths, rng):
+  def _noisy(self, x, strengths, rngs):
     std = strengths**2 / np.sqrt(3.0)
-    noise = rng.standard_normal(strengths.shape + (_NUM_PIXELS,))
+    noise = np.stack([g.standard_normal((strengths.shape[1], _NUM_PIXELS)) for g in rngs])
     return np.clip(x[:, None, :] + std[..., None] * noise, 0.0, 1.0)
 
   def _size(self, x, candidates):
@@ -162,8 +164,8 @@ class SaltAndPepperNoiseAttack(_NoiseAttack):
     super().__init__(epsilons=epsilons, repetitions=repetitions,
                      epsilons_per_call=epsilons_per_call, seed=seed)
 
-  def _noisy(self, x, strengths, rng):
-    u = rng.uniform(size=strengths.shape + (_NUM_PIXELS,))
+  def _noisy(self, x, strengths, rngs):
+    u = np.stack([g.uniform(size=(strengths.shape[1], _NUM_PIXELS)) for g in rngs])
     p = strengths[..., None]
     # As Foolbox 1.3: for p > 1 both may apply and cancel.
     salt = (u >= 1.0 - p / 2.0).astype(np.float64)

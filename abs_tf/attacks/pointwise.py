@@ -68,14 +68,16 @@ class PointwiseAttack(base.MinimizationAttack):
     adv = self.start.run(model, images, labels, rng).reshape(n, -1).copy()
     found = np.any(adv != x, axis=1)
     rows = np.flatnonzero(found)
-    self._reset_pixels(model, x, adv, rows, labels, rng)
+    # One generator per sample: its pixel orders do not depend on the other samples.
+    rngs = rng.spawn(n)
+    self._reset_pixels(model, x, adv, rows, labels, rngs)
     if self.bisection_steps:
-      self._bisect_pixels(model, x, adv, rows, labels, rng)
+      self._bisect_pixels(model, x, adv, rows, labels, rngs)
     return adv.reshape(images.shape)
 
-  def _reset_pixels(self, model, x, adv, rows, labels, rng):
+  def _reset_pixels(self, model, x, adv, rows, labels, rngs):
     """Stage 1, in place on adv float32 [n, 784] for samples `rows`."""
-    orders = {r: rng.permutation(np.flatnonzero(adv[r] != x[r])) for r in rows}
+    orders = {r: rngs[r].permutation(np.flatnonzero(adv[r] != x[r])) for r in rows}
     position = dict.fromkeys(rows, 0)
     while orders:
       batch_rows, batch_pixels = [], []
@@ -93,20 +95,20 @@ class PointwiseAttack(base.MinimizationAttack):
         hits = mine[still[mine]]
         if len(hits):  # the first success in order; restart with a new order
           adv[r, batch_pixels[hits[0]]] = x[r, batch_pixels[hits[0]]]
-          orders[r] = rng.permutation(np.flatnonzero(adv[r] != x[r]))
+          orders[r] = rngs[r].permutation(np.flatnonzero(adv[r] != x[r]))
           position[r] = 0
         else:
           position[r] += len(mine)
         if position[r] >= len(orders[r]):
           del orders[r]
 
-  def _bisect_pixels(self, model, x, adv, rows, labels, rng):
+  def _bisect_pixels(self, model, x, adv, rows, labels, rngs):
     """Stage 2, in place: per pixel, a reset or a bisection of its value."""
     active = list(rows)
     for _ in range(self.max_passes):
       if not active:
         break
-      orders = {r: rng.permutation(np.flatnonzero(adv[r] != x[r])) for r in active}
+      orders = {r: rngs[r].permutation(np.flatnonzero(adv[r] != x[r])) for r in active}
       moved = dict.fromkeys(active, False)
       for k in range(max(len(o) for o in orders.values())):
         batch_rows = np.array([r for r in active if k < len(orders[r])])

@@ -1,0 +1,68 @@
+"""The Pointwise Attack on the authors' CNN: smaller than its salt-and-pepper start, locally
+minimal in L0, deterministic, bisections shrinking L2 only."""
+
+import numpy as np
+import pytest
+
+from abs_tf.attacks import ATTACKS
+from abs_tf.attacks import noise
+from abs_tf.attacks import pointwise
+from abs_tf.tools import import_reference_cnn
+
+
+@pytest.fixture(scope="module")
+def cnn(reference_dir):
+  return import_reference_cnn.import_reference_cnn(str(reference_dir / "cnn_official_weights.npz"))
+
+
+@pytest.fixture(scope="module")
+def batch(test_split):
+  return test_split.images[10:13], test_split.labels[10:13]
+
+
+@pytest.fixture(scope="module")
+def result(cnn, batch):
+  images, labels = batch
+  return pointwise.PointwiseAttack(init_repetitions=2, seed=5)(cnn, images, labels)
+
+
+def test_registered():
+  assert ATTACKS["pointwise"] is pointwise.PointwiseAttack
+
+
+def test_verified_and_smaller_than_its_start(cnn, batch, result):
+  images, labels = batch
+  start = noise.SaltAndPepperNoiseAttack(repetitions=2, seed=5)(cnn, images, labels)
+  assert result.success.all()
+  assert np.all(cnn(result.adversarials).numpy().argmax(axis=1) != labels)
+  changed = np.count_nonzero((result.adversarials != images).reshape(3, -1), axis=1)
+  np.testing.assert_array_equal(result.distances, changed)
+  assert np.all(result.distances < start.distances)
+
+
+def test_no_pixel_can_be_reset(cnn, batch, result):
+  """Local minimality: resetting any one perturbed pixel makes the image non-adversarial."""
+  images, labels = batch
+  for adversarial, image, label in zip(result.adversarials, images, labels):
+    pixels = np.flatnonzero(adversarial.ravel() != image.ravel())
+    trials = np.repeat(adversarial.reshape(1, -1), len(pixels), axis=0)
+    trials[np.arange(len(pixels)), pixels] = image.ravel()[pixels]
+    predictions = cnn(trials.reshape(-1, 28, 28, 1)).numpy().argmax(axis=1)
+    assert np.all(predictions == label)
+
+
+def test_deterministic_and_independent_of_pixels_per_call(cnn, batch, result):
+  images, labels = batch
+  again = pointwise.PointwiseAttack(init_repetitions=2, seed=5, pixels_per_call=4)(
+      cnn, images, labels)
+  np.testing.assert_array_equal(result.adversarials, again.adversarials)
+
+
+def test_bisections_shrink_l2_and_keep_l0(cnn, batch, result):
+  images, labels = batch
+  resets_only = pointwise.PointwiseAttack(init_repetitions=2, seed=5, bisection_steps=0)(
+      cnn, images, labels)
+  np.testing.assert_array_equal(resets_only.distances, result.distances)
+  l2 = lambda a: np.sqrt(((a - images.astype(np.float64))**2).sum(axis=(1, 2, 3)))
+  assert np.all(l2(result.adversarials) <= l2(resets_only.adversarials))
+  assert np.any(l2(result.adversarials) < l2(resets_only.adversarials) - 1e-3)
