@@ -2,9 +2,10 @@ r"""Trains the ten class-conditional VAEs of ABS; resumable.
 
   python -m abs_tf.train_abs --checkpoint_dir=checkpoints/abs --epochs=100
 
-Rerunning the same command continues from the last finished epoch. With --export_dir the
-trained model is then exported as the ABS and Binary ABS SavedModels (see
-abs_tf/export/abs_export.py).
+Rerunning the same command continues from the last finished epoch. With --export, the
+trained decoders then become the ABS and Binary ABS SavedModels (paper settings: 10^4
+latent samples, 20 Adam steps); Binary ABS's class scalars are fitted on the first
+--scale_fit_images training images.
 """
 
 import json
@@ -16,6 +17,10 @@ from absl import flags
 from absl import logging
 
 from abs_tf.data import mnist
+from abs_tf.export import saved_model
+from abs_tf.models import abs_model
+from abs_tf.models import latent_search
+from abs_tf.training import class_scales
 from abs_tf.training import vae_training
 
 FLAGS = flags.FLAGS
@@ -28,6 +33,16 @@ flags.DEFINE_float("kl_anneal_epochs", vae_training.TrainConfig.kl_anneal_epochs
 flags.DEFINE_integer("seed", 0, "Seed of the run.")
 flags.DEFINE_integer("max_images_per_class", None, "Use fewer images (dry runs).")
 flags.DEFINE_string("data_dir", None, "MNIST directory; the shipped copy by default.")
+flags.DEFINE_bool("export", False, "Export ABS and Binary ABS after training.")
+flags.DEFINE_string("abs_export_dir", "saved_models/abs/1", "Where ABS goes.")
+flags.DEFINE_string("binary_abs_export_dir", "saved_models/binary_abs/1",
+                    "Where Binary ABS goes.")
+flags.DEFINE_integer("scale_fit_images", 3000,
+                     "Training images on which Binary ABS's class scalars are fitted.")
+flags.DEFINE_integer("num_samples", latent_search.LatentSearchConfig.num_samples,
+                     "Latent samples of the exported models (paper: 10^4).")
+flags.DEFINE_integer("num_steps", latent_search.LatentSearchConfig.num_steps,
+                     "Adam steps of the exported models (paper: 20).")
 
 
 def train(config: vae_training.TrainConfig, checkpoint_dir, data_dir=None):
@@ -56,7 +71,31 @@ def main(argv):
       epochs=FLAGS.epochs, batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
       kl_anneal_epochs=FLAGS.kl_anneal_epochs, seed=FLAGS.seed,
       max_images_per_class=FLAGS.max_images_per_class)
-  train(config, FLAGS.checkpoint_dir, FLAGS.data_dir)
+  trainer = train(config, FLAGS.checkpoint_dir, FLAGS.data_dir)
+  if FLAGS.export:
+    export(trainer, FLAGS.data_dir)
+
+
+def export(trainer, data_dir=None):
+  """Writes ABS and Binary ABS (class scalars fitted on training images)."""
+  decoders = [v.decoder for v in trainer.vaes]
+  search = latent_search.LatentSearchConfig(num_samples=FLAGS.num_samples,
+                                            num_steps=FLAGS.num_steps)
+  model = abs_model.ABS(decoders, abs_model.ABSConfig(search=search))
+  saved_model.export(model, FLAGS.abs_export_dir)
+  logging.info("Exported ABS to %s.", FLAGS.abs_export_dir)
+  fit = mnist.load("train", data_dir).take(0, FLAGS.scale_fit_images)
+  start = time.time()
+  binary, info = class_scales.fit_binary_abs(decoders, fit.images, fit.labels, search)
+  info["seconds"] = time.time() - start
+  saved_model.export(binary, FLAGS.binary_abs_export_dir)
+  logging.info("Exported Binary ABS to %s: %s", FLAGS.binary_abs_export_dir, info)
+  record = {"training": {k: v for k, v in trainer.state.items() if k != "history"},
+            "final_epoch": trainer.state["history"][-1] if trainer.state["history"] else None,
+            "binary_abs_class_scales": info}
+  for directory in (FLAGS.abs_export_dir, FLAGS.binary_abs_export_dir):
+    path = pathlib.Path(directory).parent / "training.json"
+    path.write_text(json.dumps(record, indent=2) + "\n")
 
 
 if __name__ == "__main__":

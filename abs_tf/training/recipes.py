@@ -27,8 +27,8 @@ SUBSTITUTE_CNN_CONFIG = cnn.CNNConfig(filters=(32, 32, 64, 10))
 # PGD of step 0.1 and ends with their 40-step PGD of step 0.01.
 MADRY_ADVERSARIAL = ct.AdversarialConfig(
     epsilon=0.3, ramp_epochs=2.0,
-    stages=(ct.AttackStage(5, 1, 0.375), ct.AttackStage(3, 7, 0.1),
-            ct.AttackStage(0.25, 40, 0.01)))
+    stages=(ct.AttackStage(5, 1, 0.375), ct.AttackStage(2, 7, 0.1),
+            ct.AttackStage(0.1, 40, 0.01)))
 
 
 @dataclasses.dataclass(frozen=True)

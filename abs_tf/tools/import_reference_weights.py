@@ -1,0 +1,85 @@
+r"""Builds this project's ABS from the authors' released weights and exports it.
+
+  python -m abs_tf.tools.import_reference_weights \
+      --weights=../shared/reference/abs_official_weights.npz --output_dir=/tmp/abs_ref/1 \
+      [--latents=../shared/reference/reference_latents_8000.npy] [--num_samples=8000] \
+      [--num_steps=49] [--learning_rate=0.05] [--clip_radius=5] [--binary]
+
+The SavedModel has the same signature as the shipped ones. With the authors' latents and
+settings and --clip_radius=1e6 it reproduces their `_noclip` logits (tests/test_reference.py).
+These weights are a test oracle, not this project's trained model.
+"""
+
+from typing import Optional
+
+import numpy as np
+from absl import app
+from absl import flags
+from absl import logging
+
+from abs_tf.export import saved_model
+from abs_tf.models import abs_model
+from abs_tf.models import latent_search
+from abs_tf.tools import torch_weights
+
+# The authors' class scalars of Binary ABS (shared/reference/README.md).
+REFERENCE_CLASS_SCALES = (1.0, 0.96, 1.001, 1.06, 0.98, 0.96, 1.03, 1.0, 1.0, 1.0)
+
+
+def reference_decoders(weights: str):
+  """Ten decoders with the authors' weights from their npz (keys class_{c}/Decoder.*)."""
+  arrays = np.load(weights)
+  decoders = abs_model.new_decoders()
+  for c, decoder in enumerate(decoders):
+    torch_weights.load_sequential(decoder.net, arrays, f"class_{c}/Decoder.")
+  return decoders
+
+
+def reference_abs(weights: str, search: latent_search.LatentSearchConfig,
+                  latents: Optional[str] = None, binary: bool = False) -> abs_model.ABS:
+  """ABS (or Binary ABS with the authors' class scalars) on the authors' decoders.
+
+  Args:
+    weights: path of abs_official_weights.npz.
+    search: latent search settings; `num_samples` must match the latents file if given.
+    latents: optional path of the authors' latents, float32 [num_samples, 8].
+    binary: build Binary ABS.
+  """
+  config = abs_model.ABSConfig(
+      search=search, binarize=binary,
+      class_scales=REFERENCE_CLASS_SCALES if binary else (1.0,) * abs_model.NUM_CLASSES)
+  latent_values = None if latents is None else np.load(latents).astype(np.float32)
+  return abs_model.ABS(reference_decoders(weights), config, latents=latent_values)
+
+
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  num_samples = FLAGS.num_samples
+  if num_samples is None:
+    num_samples = (len(np.load(FLAGS.latents)) if FLAGS.latents else
+                   latent_search.LatentSearchConfig.num_samples)
+  search = latent_search.LatentSearchConfig(
+      num_samples=num_samples, num_steps=FLAGS.num_steps,
+      learning_rate=FLAGS.learning_rate, clip_radius=FLAGS.clip_radius)
+  model = reference_abs(FLAGS.weights, search, FLAGS.latents, FLAGS.binary)
+  path = saved_model.export(model, FLAGS.output_dir)
+  logging.info("Wrote %s", path)
+
+
+if __name__ == "__main__":
+  flags.DEFINE_string("weights", None, "abs_official_weights.npz of the authors.")
+  flags.DEFINE_string("output_dir", None, "SavedModel directory to write.")
+  flags.DEFINE_string("latents", None, "Optional latents .npy of the authors.")
+  flags.DEFINE_integer("num_samples", None, "Latent samples (default: the latents' count, "
+                       "else the paper's 10^4).")
+  flags.DEFINE_integer("num_steps", latent_search.LatentSearchConfig.num_steps, "Adam steps.")
+  flags.DEFINE_float("learning_rate", latent_search.LatentSearchConfig.learning_rate, "Adam lr.")
+  flags.DEFINE_float("clip_radius", latent_search.LatentSearchConfig.clip_radius,
+                     "Radius of the latent ball; 1e6 disables the projection.")
+  flags.DEFINE_bool("binary", False, "Build Binary ABS with the authors' class scalars.")
+  flags.mark_flags_as_required(["weights", "output_dir"])
+  app.run(main)
