@@ -27,8 +27,7 @@ SUBSTITUTE_CNN_CONFIG = cnn.CNNConfig(filters=(32, 32, 64, 10))
 # PGD of step 0.1 and ends with their 40-step PGD of step 0.01.
 MADRY_ADVERSARIAL = ct.AdversarialConfig(
     epsilon=0.3, ramp_epochs=2.0,
-    stages=(ct.AttackStage(5, 1, 0.375), ct.AttackStage(2, 7, 0.1),
-            ct.AttackStage(0.1, 40, 0.01)))
+    stages=(ct.AttackStage(6, 1, 0.375), ct.AttackStage(0.5, 7, 0.1)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,9 +46,9 @@ RECIPES: Dict[str, Recipe] = {
     "cnn": Recipe(lambda: cnn.CNN(cnn.CNNConfig(), name="cnn"),
                   ct.TrainConfig(epochs=8, seed=0)),
     "binary_cnn": Recipe(lambda: cnn.CNN(cnn.CNNConfig(binarize=True), name="binary_cnn"),
-                         ct.TrainConfig(epochs=8, seed=0)),
+                         ct.TrainConfig(epochs=6, seed=0)),
     "substitute_cnn": Recipe(lambda: cnn.CNN(SUBSTITUTE_CNN_CONFIG, name="substitute_cnn"),
-                             ct.TrainConfig(epochs=5, seed=1)),
+                             ct.TrainConfig(epochs=4, seed=1)),
     "madry": Recipe(madry.Madry, ct.TrainConfig(
         epochs=None, batch_size=100, learning_rate=1e-3, final_learning_rate_fraction=0.1,
         checkpoint_every=100,
