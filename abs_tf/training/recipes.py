@@ -23,7 +23,7 @@ SUBSTITUTE_CNN_CONFIG = cnn.CNNConfig(filters=(32, 32, 64, 10))
 
 # Madry et al. trained 100,000 steps of batch 50 with 40-step PGD (5M attacked images, 205M
 # forward-backward passes); on 2 shared CPU cores (about 25 such images per second at best)
-# that is out of reach. This budget (about 2 hours, 0.8M passes) trains 6 epochs with
+# that is out of reach. This budget (about 2 hours, 1M passes) trains 6 epochs with
 # one-step FGSM with random start (step 1.25 eps, eps ramped up over 2 epochs; Wong et al.
 # 2020), then half an epoch with 7-step PGD of step 0.1 against one-step gradient masking.
 MADRY_ADVERSARIAL = ct.AdversarialConfig(
