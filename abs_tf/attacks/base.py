@@ -16,6 +16,7 @@ References:
 
 import dataclasses
 import time
+import weakref
 from typing import Optional
 
 import numpy as np
@@ -65,6 +66,25 @@ def binary_postprocess(originals, adversarials):
   return np.where(clean_bits == adv_bits, originals, flipped_value)
 
 
+# Compiled model functions, one per model and method, shared by all attack calls: tracing
+# (for ABS also optimising the latent search's graph) costs seconds, so it must happen once.
+_COMPILED = weakref.WeakKeyDictionary()
+_IMAGES_SPEC = tf.TensorSpec([None] + list(classifier.IMAGE_SHAPE), tf.float32)
+
+
+def compiled(model: classifier.Classifier, method: str = "logits_graph"):
+  """`model.<method>` as a tf.function over any batch size, traced once per model.
+
+  Decision-based attacks make thousands of small calls, 2-10x faster in a graph than eagerly
+  (the paper's CNN on 2 cores); one input signature keeps varying batch sizes from
+  retracing.
+  """
+  functions = _COMPILED.setdefault(model, {})
+  if method not in functions:
+    functions[method] = tf.function(getattr(model, method), input_signature=[_IMAGES_SPEC])
+  return functions[method]
+
+
 class CountingModel:
   """A model as attacks see it: numpy in, logits out, with per-sample query counts.
 
@@ -77,9 +97,7 @@ class CountingModel:
     self.model = model
     self.queries = np.zeros(batch_size, np.int64)
     self.max_batch = max_batch
-    # Compiled once per attack call: decision-based attacks make thousands of small calls,
-    # 2-10x faster in a graph than eagerly (CNN on 2 cores).
-    self._forward = tf.function(model.logits_graph, reduce_retracing=True)
+    self._forward = compiled(model)
     self.seconds = 0.0
 
   def logits(self, images, sample_indices=None) -> np.ndarray:
@@ -104,6 +122,18 @@ class CountingModel:
     """bool [N]: the model's decision differs from `labels` [N]."""
     return self.logits(images, sample_indices).argmax(axis=1) != np.asarray(labels)
 
+  def add_queries(self, count: int, sample_indices, seconds: float = 0.0):
+    """Records queries spent outside `logits`, e.g. gradients inside a TensorFlow graph.
+
+    Args:
+      count: model queries per listed sample (a gradient evaluation counts as one; a
+        finite-difference estimate as the forward passes it makes).
+      sample_indices: int [N], the samples that spent them.
+      seconds: wall time of those model calls.
+    """
+    np.add.at(self.queries, np.asarray(sample_indices, np.int64), int(count))
+    self.seconds += seconds
+
   def infer(self, images, sample_indices=None) -> dict:
     """ABS inference (`model.infer_graph`), counted like `logits`: one query per image.
 
@@ -126,7 +156,8 @@ class CountingModel:
       sample_indices = np.arange(len(images))
     np.add.at(self.queries, np.asarray(sample_indices), 1)
     start = time.perf_counter()
-    parts = [self.model.infer_graph(tf.constant(images[i:i + self.max_batch]))
+    infer = compiled(self.model, "infer_graph")
+    parts = [infer(tf.constant(images[i:i + self.max_batch]))
              for i in range(0, len(images), self.max_batch)]
     self.seconds += time.perf_counter() - start
     return {key: np.concatenate([part[key].numpy() for part in parts])
@@ -243,6 +274,9 @@ class _SubsetCounter(CountingModel):
     if sample_indices is None:
       sample_indices = np.arange(len(images))
     return self.parent.logits(images, self.indices[np.asarray(sample_indices)])
+
+  def add_queries(self, count, sample_indices, seconds=0.0):
+    self.parent.add_queries(count, self.indices[np.asarray(sample_indices, np.int64)], seconds)
 
   def infer(self, images, sample_indices=None):
     if sample_indices is None:
