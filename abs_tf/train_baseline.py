@@ -37,6 +37,7 @@ flags.DEFINE_integer("seed", None, "Seed of the run (recipe default).")
 flags.DEFINE_integer("max_train_images", None, "Use only the first N training images.")
 flags.DEFINE_integer("checkpoint_every", None, "Also checkpoint every N steps.")
 flags.DEFINE_integer("log_every", None, "Log every N steps.")
+flags.DEFINE_integer("max_shift", None, "Random translations of up to N pixels.")
 flags.DEFINE_multi_string("stage", None, "Adversarial training stages as "
                           "EPOCHS:STEPS:STEP_SIZE, in order (recipe default).")
 flags.DEFINE_float("ramp_epochs", None, "Epochs over which eps grows from 0 (adversarial).")
@@ -50,7 +51,7 @@ def config_from_flags(default: ct.TrainConfig) -> ct.TrainConfig:
   """The recipe's settings with the given flags applied."""
   overrides = {name: getattr(FLAGS, name) for name in (
       "epochs", "batch_size", "learning_rate", "seed", "max_train_images",
-      "checkpoint_every", "log_every") if getattr(FLAGS, name) is not None}
+      "checkpoint_every", "log_every", "max_shift") if getattr(FLAGS, name) is not None}
   adv = default.adversarial
   if adv is None:
     if FLAGS.stage or FLAGS.ramp_epochs is not None or FLAGS.monitor_images is not None:

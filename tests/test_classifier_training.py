@@ -93,3 +93,13 @@ def test_stage_parsing_and_config_validation():
   with pytest.raises(ValueError, match="fewer than one batch"):
     ct.ClassifierTrainer(small_cnn, ct.TrainConfig(epochs=1, batch_size=50)).run(
         np.zeros((10, 28, 28, 1), np.float32), np.zeros(10, np.int64))
+
+
+def test_random_shift_moves_each_image_by_at_most_max_shift():
+  x = np.zeros((8, 28, 28, 1), np.float32)
+  x[:, 10, 12, 0] = 1.0
+  y = ct.random_shift(x, 2, np.array([1, 2], np.int32)).numpy()
+  assert np.all(y.sum(axis=(1, 2, 3)) == 1.0)
+  rows, cols = np.nonzero(y[..., 0])[1:]
+  assert np.all(np.abs(rows - 10) <= 2) and np.all(np.abs(cols - 12) <= 2)
+  assert len(set(zip(rows, cols))) > 1  # each image its own shift

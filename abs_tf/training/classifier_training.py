@@ -119,6 +119,8 @@ class TrainConfig:
     max_train_images: use only the first N training images (tests).
     checkpoint_every: also checkpoint every this many steps (0: at epoch ends only).
     log_every: log progress every this many steps.
+    max_shift: translate each training image by a random whole number of pixels in
+      [-max_shift, max_shift] along each axis (0: no augmentation).
     adversarial: adversarial training settings; None for plain training.
   """
   epochs: Optional[float] = 20
@@ -129,6 +131,7 @@ class TrainConfig:
   max_train_images: Optional[int] = None
   checkpoint_every: int = 0
   log_every: int = 100
+  max_shift: int = 0
   adversarial: Optional[AdversarialConfig] = None
 
   def __post_init__(self):
@@ -138,8 +141,10 @@ class TrainConfig:
                        f"adversarial={self.adversarial!r}.")
     if self.epochs is not None and not self.epochs > 0:
       raise ValueError(f"epochs must be > 0, got {self.epochs!r}.")
-    if self.batch_size < 1 or self.log_every < 1 or self.checkpoint_every < 0:
-      raise ValueError("batch_size and log_every must be >= 1, checkpoint_every >= 0.")
+    if (self.batch_size < 1 or self.log_every < 1 or self.checkpoint_every < 0 or
+        not 0 <= self.max_shift < 14):
+      raise ValueError("batch_size and log_every must be >= 1, checkpoint_every >= 0, "
+                       f"max_shift in [0, 13]; got {self}.")
     if not self.learning_rate > 0 or not 0 < self.final_learning_rate_fraction <= 1:
       raise ValueError("Expected learning_rate > 0 and final_learning_rate_fraction in "
                        "(0, 1].")
@@ -152,6 +157,29 @@ class TrainConfig:
     """Cosine schedule; progress in [0, 1] is the fraction of the run done."""
     low = self.learning_rate * self.final_learning_rate_fraction
     return low + 0.5 * (self.learning_rate - low) * (1 + math.cos(math.pi * min(progress, 1)))
+
+
+def random_shift(images, max_shift: int, seed):
+  """Translates each image by its own random whole-pixel offset, filling with 0.
+
+  Args:
+    images: float32 [B, H, W, C].
+    max_shift: offsets are uniform in [-max_shift, max_shift] along each axis.
+    seed: int32 [2], stateless seed.
+
+  Returns:
+    float32 [B, H, W, C].
+  """
+  b = tf.shape(images)[0]
+  shifts = tf.cast(tf.random.stateless_uniform([b, 2], seed, -max_shift, max_shift + 1,
+                                               dtype=tf.int32), tf.float32)
+  ones, zeros = tf.ones([b]), tf.zeros([b])
+  # Projective transforms map output to input pixels: (x, y) -> (x + dx, y + dy).
+  transforms = tf.stack([ones, zeros, shifts[:, 0], zeros, ones, shifts[:, 1], zeros, zeros],
+                        axis=1)
+  return tf.raw_ops.ImageProjectiveTransformV3(
+      images=images, transforms=transforms, output_shape=tf.shape(images)[1:3],
+      fill_value=0.0, interpolation="NEAREST", fill_mode="CONSTANT")
 
 
 class ClassifierTrainer:
@@ -183,6 +211,9 @@ class ClassifierTrainer:
 
     Returns the mean loss and the accuracy on the (adversarial) batch.
     """
+    if self.config.max_shift:
+      seed = tf.cast(self._seed.make_seeds(1)[:, 0], tf.int32)
+      images = random_shift(images, self.config.max_shift, seed)
     if attack_steps:
       seed = tf.cast(self._seed.make_seeds(1)[:, 0], tf.int32)
       images = adversarial.pgd_linf(self.model.logits_graph, images, labels, epsilon,

@@ -46,7 +46,7 @@ class Recipe:
 
 RECIPES: Dict[str, Recipe] = {
     "cnn": Recipe(lambda: cnn.CNN(cnn.CNNConfig(), name="cnn"),
-                  ct.TrainConfig(epochs=8, seed=0)),
+                  ct.TrainConfig(epochs=10, max_shift=2, seed=0)),
     "binary_cnn": Recipe(lambda: cnn.CNN(cnn.CNNConfig(binarize=True), name="binary_cnn"),
                          ct.TrainConfig(epochs=6, seed=0)),
     "substitute_cnn": Recipe(lambda: cnn.CNN(SUBSTITUTE_CNN_CONFIG, name="substitute_cnn"),
