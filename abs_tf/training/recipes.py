@@ -23,13 +23,13 @@ SUBSTITUTE_CNN_CONFIG = cnn.CNNConfig(filters=(32, 32, 64, 10))
 
 # Madry et al. trained 100,000 steps of batch 50 with 40-step PGD (5M attacked images, 205M
 # forward-backward passes); on 2 shared CPU cores (about 25 such images per second at best)
-# that is out of reach. This budget (about 2 hours, 1.4M passes) trains 4 epochs with
+# that is out of reach. This budget (about 2 hours, 1.7M passes) trains 4 epochs with
 # one-step FGSM with random start (step 1.25 eps, eps ramped up over 2 epochs; Wong et al.
-# 2020), then 2.5 epochs with 5-step PGD of step 0.1 (random start), which closes the gap
+# 2020), then 3.5 epochs with 5-step PGD of step 0.1 (random start), which closes the gap
 # between one-step and multi-step robustness that the one-step stage leaves.
 MADRY_ADVERSARIAL = ct.AdversarialConfig(
     epsilon=0.3, ramp_epochs=2.0,
-    stages=(ct.AttackStage(4, 1, 0.375), ct.AttackStage(2.5, 5, 0.1)))
+    stages=(ct.AttackStage(4, 1, 0.375), ct.AttackStage(3.5, 5, 0.1)))
 
 
 @dataclasses.dataclass(frozen=True)
