@@ -57,17 +57,18 @@ def import_reference_cnn(weights_path: str = DEFAULT_WEIGHTS) -> cnn.CNN:
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("weights", DEFAULT_WEIGHTS, "The authors' cnn_official_weights.npz.")
-flags.DEFINE_string("export_dir", None, "Where to write the SavedModel (e.g. .../cnn/1).")
 
 
 def main(argv):
-  del argv
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   model = import_reference_cnn(FLAGS.weights)
   path = saved_model.export(model, FLAGS.export_dir)
   logging.info("Wrote the authors' CNN to %s.", path)
 
 
 if __name__ == "__main__":
+  flags.DEFINE_string("weights", DEFAULT_WEIGHTS, "The authors' cnn_official_weights.npz.")
+  flags.DEFINE_string("export_dir", None, "Where to write the SavedModel (e.g. .../cnn/1).")
   flags.mark_flag_as_required("export_dir")
   app.run(main)
