@@ -96,3 +96,14 @@ def test_rejects_bad_settings():
     boundary.BoundaryAttack(directions_per_call=26)
   with pytest.raises(ValueError):
     boundary.BoundaryAttack(step_adaptation=1.0)
+
+
+def test_starts_where_uniform_noise_fails(cnn, test_split):
+  """The authors' CNN calls all uniform noise 8: an 8 starts from the batch's other image."""
+  rows = np.concatenate([np.flatnonzero(test_split.labels == 8)[:1], [0]])
+  images, labels = test_split.images[rows], test_split.labels[rows]
+  assert labels[0] == 8 and labels[1] != 8
+  result = boundary.BoundaryAttack(steps=1, init_draws=20)(cnn, images, labels)
+  assert result.success.all()
+  assert cnn(result.adversarials[:1]).numpy().argmax() != 8
+  assert result.distances[0] < np.linalg.norm(images[1] - images[0])

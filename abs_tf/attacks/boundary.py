@@ -1,7 +1,7 @@
 """The Boundary Attack (L2): a random walk along the decision boundary towards the original.
 
-Start: uniform noise that the model misclassifies, blended towards the original by a
-binary search. Then, per iteration and sample, up to `max_directions` candidates are drawn
+Start: uniform noise that the model misclassifies (else the closest image of the batch with
+another label), blended towards the original by a binary search. Then, per iteration and sample, up to `max_directions` candidates are drawn
 as in Foolbox 1.3: with the current adversarial a, the original x, d = x - a and a Gaussian
 direction eta projected orthogonally to d and scaled to `spherical_step * |d|`,
 
@@ -149,6 +149,16 @@ class BoundaryAttack(base.MinimizationAttack):
       hit = self._evaluate(model, draws, rows, labels)
       noise[rows[hit]] = draws[hit]
       found[rows[hit]] = True
+    # Models may put all uniform noise into one class (the paper's CNN calls all uniform
+    # and salt-and-pepper noise 8), which leaves that class's images without a start (Foolbox
+    # 1.3 fails there). Then the closest image of the batch with another label is the start:
+    # the model classifies it as that label.
+    for i in np.flatnonzero(~found & (self._budget(np.arange(n)) > 0)):
+      others = np.flatnonzero(labels != labels[i])
+      if len(others):
+        j = others[np.argmin(np.linalg.norm(x[others] - x[i], axis=1))]
+        if self._evaluate(model, x[j:j + 1], np.array([i]), labels)[0]:
+          noise[i], found[i] = x[j], True
     rows = np.flatnonzero(found)
     high = np.ones(len(rows))
     if len(rows) and self.init_search_steps:

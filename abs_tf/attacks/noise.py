@@ -35,6 +35,26 @@ def _check_positive(**values):
       raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
 
 
+def salt_and_pepper(x, probabilities, rngs) -> np.ndarray:
+  """Salt-and-pepper noise on images.
+
+  Args:
+    x: float64 [a, 784], images in [0, 1].
+    probabilities: float64 [a, m], per image m noise levels p: each pixel turns white with
+      probability p / 2 and black with probability p / 2 (for p > 1 both may apply and
+      cancel, as in Foolbox 1.3).
+    rngs: a numpy Generator per image.
+
+  Returns:
+    float64 [a, m, 784] noisy images.
+  """
+  u = np.stack([g.uniform(size=(probabilities.shape[1], _NUM_PIXELS)) for g in rngs])
+  p = probabilities[..., None]
+  salt = (u >= 1.0 - p / 2.0).astype(np.float64)
+  pepper = (u < p / 2.0).astype(np.float64)
+  return np.clip(x[:, None, :] + salt - pepper, 0.0, 1.0)
+
+
 class _NoiseAttack(base.MinimizationAttack):
   """Shared loop: grids of noise strengths, repeated, the smallest adversarial kept."""
 
@@ -165,12 +185,7 @@ class SaltAndPepperNoiseAttack(_NoiseAttack):
                      epsilons_per_call=epsilons_per_call, seed=seed)
 
   def _noisy(self, x, strengths, rngs):
-    u = np.stack([g.uniform(size=(strengths.shape[1], _NUM_PIXELS)) for g in rngs])
-    p = strengths[..., None]
-    # As Foolbox 1.3: for p > 1 both may apply and cancel.
-    salt = (u >= 1.0 - p / 2.0).astype(np.float64)
-    pepper = (u < p / 2.0).astype(np.float64)
-    return np.clip(x[:, None, :] + salt - pepper, 0.0, 1.0)
+    return salt_and_pepper(x, strengths, rngs)
 
   def _size(self, x, candidates):
     return np.count_nonzero(candidates != x[:, None, :], axis=-1).astype(np.float64)

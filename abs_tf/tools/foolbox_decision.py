@@ -1,0 +1,116 @@
+"""Foolbox 3's Boundary and Pointwise attacks behind this project's attack interface.
+
+`FoolboxBoundary` and `FoolboxPointwise` run `foolbox.attacks.BoundaryAttack` and
+`PointwiseAttack` (Foolbox 3.3.4, a test dependency) as `MinimizationAttack`s, so the same
+base verifies their adversarials, measures their distances and counts their queries: every
+row Foolbox asks the model about is one query of its sample (Foolbox asks about all samples
+in every call). The model is wrapped as a `foolbox.models.NumPyModel` (its Pointwise attack
+fails on a `TensorFlowModel`, see shared/NOTES.md; its Boundary attack feeds float64).
+
+`compare_boundary` and `compare_pointwise` run both sides on the same images: the Boundary
+attacks with the same query budget (Foolbox's first, then this project's with what Foolbox
+spent), the Pointwise attacks each to convergence from their own default start.
+
+Used by tests/test_compare_foolbox_decision.py and scripts/compare_foolbox_decision.py.
+
+References:
+  Rauber, Zimmermann, Bethge & Brendel, Foolbox Native, JOSS 5(53) 2607 (2020).
+  Brendel, Rauber & Bethge, ICLR 2018 (Boundary). Schott et al., ICLR 2019 (Pointwise).
+"""
+
+import dataclasses
+
+import numpy as np
+
+from abs_tf.attacks import base
+from abs_tf.attacks import boundary
+from abs_tf.attacks import pointwise
+
+
+class _FoolboxAttack(base.MinimizationAttack):
+  """Runs `foolbox_attack(foolbox)` on a NumPyModel of the counting model."""
+
+  def foolbox_attack(self, foolbox):
+    raise NotImplementedError
+
+  def run(self, model, images, labels, rng):
+    import foolbox  # a test dependency, needed only here
+    del rng
+    n = len(images)
+
+    def forward(batch):
+      rows = np.arange(n) if len(batch) == n else None
+      if rows is None:
+        raise ValueError(f"Foolbox asked about {len(batch)} images of a batch of {n}.")
+      return model.logits(np.asarray(batch, np.float32), rows)
+
+    fmodel = foolbox.models.NumPyModel(forward, bounds=(0, 1), data_format="channels_last")
+    criterion = foolbox.criteria.Misclassification(labels)
+    # Foolbox 3 draws from numpy's global generator: seed it for reproducible runs.
+    np.random.seed(self.seed)
+    adversarials = self.foolbox_attack(foolbox).run(fmodel, images.astype(np.float64),
+                                                    criterion)
+    return np.asarray(adversarials, np.float32)
+
+
+class FoolboxBoundary(_FoolboxAttack):
+  """Foolbox 3's Boundary attack: `steps` steps of one candidate (and, every 10th, its
+  spherical point), started by its blended-noise line search."""
+  name = "foolbox_boundary"
+  metric = base.L2
+
+  def __init__(self, *, steps: int = 5000, seed: int = 0):
+    super().__init__(seed=seed)
+    self.steps = int(steps)
+
+  def foolbox_attack(self, foolbox):
+    return foolbox.attacks.BoundaryAttack(steps=self.steps)
+
+
+class FoolboxPointwise(_FoolboxAttack):
+  """Foolbox 3's Pointwise attack from its default salt-and-pepper start."""
+  name = "foolbox_pointwise"
+  metric = base.L0
+
+  def foolbox_attack(self, foolbox):
+    return foolbox.attacks.PointwiseAttack()
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+  """Both sides of one comparison.
+
+  Attributes:
+    attack: this project's attack name.
+    ours, theirs: the `AttackResult`s of this project's attack and of Foolbox's.
+  """
+  attack: str
+  ours: base.AttackResult
+  theirs: base.AttackResult
+
+  def medians(self):
+    return float(np.median(self.ours.distances)), float(np.median(self.theirs.distances))
+
+
+def compare_boundary(model, images, labels, foolbox_steps: int, seed: int = 0,
+                     **boundary_kwargs) -> Comparison:
+  """Foolbox's Boundary attack with `foolbox_steps` steps, then ours with its queries.
+
+  This project's attack gets, per sample, the queries Foolbox spent (the base's two checks
+  aside) and tries its directions one per call (`directions_per_call=1`), so no query is
+  spent after a step's first success. `boundary_kwargs` override its other settings.
+  """
+  theirs = FoolboxBoundary(steps=foolbox_steps, seed=seed)(model, images, labels)
+  budget = int(theirs.queries.min()) - 2
+  settings = dict(directions_per_call=1, steps=10 * foolbox_steps, max_queries=budget,
+                  seed=seed)
+  settings.update(boundary_kwargs)
+  ours = boundary.BoundaryAttack(**settings)(model, images, labels)
+  return Comparison("boundary", ours, theirs)
+
+
+def compare_pointwise(model, images, labels, seed: int = 0, **pointwise_kwargs) -> Comparison:
+  """Both Pointwise attacks to convergence, each from its own default start."""
+  theirs = FoolboxPointwise(seed=seed)(model, images, labels)
+  ours = pointwise.PointwiseAttack(seed=seed, **pointwise_kwargs)(model, images, labels)
+  return Comparison("pointwise", ours, theirs)

@@ -1,0 +1,128 @@
+r"""Throughput of the attacks: model queries per second and the attacks' own overhead.
+
+For each registered attack (`abs_tf.attacks.ATTACKS`) and each model, runs the attack once on
+a few MNIST test images and prints one JSON line:
+
+  attack, model, images, queries (model forward passes, summed over the images),
+  seconds (wall time of the attack), model_seconds (of that, inside model calls),
+  queries_per_second (queries / seconds: what the attack achieves),
+  model_queries_per_second (queries / model_seconds: what the model alone allows),
+  overhead_seconds (seconds - model_seconds: the attack's own work) and its fraction.
+
+SMALL SETTINGS, so that the benchmark finishes in minutes on 2 cores; the figures are rates,
+which depend little on budgets once calls are batched:
+- models: the authors' CNN, and ABS on the authors' decoders with a small latent search
+  (`--abs_samples`=1000 prototypes, `--abs_steps`=5 Adam steps; the paper: 10^4 and 20);
+- attacks: reduced budgets (`SMALL` below), e.g. 100 Boundary iterations instead of 5000,
+  one finite-difference step size instead of three; `latent_descent` runs on ABS only.
+Each (attack, model) is run once on 2 images first, so that graph tracing is not timed.
+
+  python benchmarks/attacks.py [--attacks=boundary,pointwise] [--models=cnn,abs] \
+      [--cnn_images=20] [--abs_images=4]
+
+A benchmark, not a test: nothing is asserted.
+"""
+
+import json
+import time
+
+from absl import app
+from absl import flags
+import numpy as np
+
+from abs_tf.attacks import ATTACKS
+from abs_tf.attacks import base
+from abs_tf.data import mnist
+from abs_tf.models import latent_search
+from abs_tf.tools import import_reference_cnn
+from abs_tf.tools import import_reference_weights
+
+# Reduced budgets per attack (names ending in _ge also get one finite-difference step).
+SMALL = {
+    "boundary": dict(steps=100, directions_per_call=5),
+    "pointwise": dict(init_repetitions=2, pixels_per_call=4),
+    "gaussian_noise": dict(epsilons=100),
+    "salt_and_pepper": dict(epsilons=20, repetitions=2),
+    "latent_descent": dict(max_steps=200),
+}
+FD_SMALL = dict(fd_steps=(0.1,))
+ABS_ONLY = ("latent_descent",)
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("attacks", None, "Attack names (default: all registered).")
+flags.DEFINE_list("models", ["cnn", "abs"], "Among cnn, abs.")
+flags.DEFINE_integer("cnn_images", 20, "Test images attacked on the CNN.")
+flags.DEFINE_integer("abs_images", 4, "Test images attacked on ABS.")
+flags.DEFINE_integer("abs_samples", 1000, "ABS latent prototypes (the paper: 10000).")
+flags.DEFINE_integer("abs_steps", 5, "ABS Adam steps (the paper: 20).")
+flags.DEFINE_string("reference_dir", None, "Folder of the authors' weights (default: "
+                    "shared/reference beside the repository).")
+
+
+def small_settings(name: str) -> dict:
+  settings = dict(SMALL.get(name, {}))
+  if name.endswith("_ge"):
+    settings.update(FD_SMALL)
+  return settings
+
+
+def load_models(names, reference_dir):
+  cnn_weights = import_reference_cnn.DEFAULT_WEIGHTS
+  abs_weights = cnn_weights.replace("cnn_official_weights", "abs_official_weights")
+  if reference_dir:
+    cnn_weights = f"{reference_dir}/cnn_official_weights.npz"
+    abs_weights = f"{reference_dir}/abs_official_weights.npz"
+  models = {}
+  if "cnn" in names:
+    models["cnn"] = import_reference_cnn.import_reference_cnn(cnn_weights)
+  if "abs" in names:
+    search = latent_search.LatentSearchConfig(num_samples=FLAGS.abs_samples,
+                                              num_steps=FLAGS.abs_steps)
+    models["abs"] = import_reference_weights.reference_abs(abs_weights, search)
+  return models
+
+
+def benchmark(name, model_name, model, images, labels):
+  """Runs attack `name` once (after a 2-image warm-up) and returns the JSON row."""
+  settings = small_settings(name)
+  attack = ATTACKS[name](**settings)
+  attack(model, images[:2], labels[:2])  # traces graphs; not timed
+  result = attack(model, images, labels)
+  queries = int(result.queries.sum())
+  return dict(
+      attack=name, model=model_name, images=len(labels), queries=queries,
+      seconds=result.seconds, model_seconds=result.model_seconds,
+      queries_per_second=queries / result.seconds,
+      model_queries_per_second=queries / max(result.model_seconds, 1e-9),
+      overhead_seconds=result.seconds - result.model_seconds,
+      overhead_fraction=1.0 - result.model_seconds / result.seconds,
+      median_distance=float(np.median(result.distances)), metric=result.metric,
+      settings={k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()})
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  names = FLAGS.attacks or list(ATTACKS)
+  unknown = sorted(set(names) - set(ATTACKS)) + sorted(set(FLAGS.models) - {"cnn", "abs"})
+  if unknown:
+    raise app.UsageError(f"Unknown attacks or models: {unknown}.")
+  test = mnist.load("test")
+  counts = {"cnn": FLAGS.cnn_images, "abs": FLAGS.abs_images}
+  for model_name, model in load_models(FLAGS.models, FLAGS.reference_dir).items():
+    images, labels = test.images[:counts[model_name]], test.labels[:counts[model_name]]
+    base.compiled(model)(images[:2])  # trace the shared forward pass once
+    for name in names:
+      if name in ABS_ONLY and model_name != "abs":
+        continue
+      start = time.perf_counter()
+      try:
+        row = benchmark(name, model_name, model, images, labels)
+      except Exception as error:  # pylint: disable=broad-except  (report and go on)
+        row = dict(attack=name, model=model_name, error=f"{type(error).__name__}: {error}")
+      row["total_seconds_with_warmup"] = time.perf_counter() - start
+      print(json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+  app.run(main)
