@@ -22,8 +22,8 @@ def test_prototype_search_is_the_brute_force_argmin():
   x = rng.random((4, 784)).astype(np.float32)
   prototypes = rng.random((10, 50, 784)).astype(np.float32)
   latents = rng.normal(size=(50, 8)).astype(np.float32)
-  z = latent_search.prototype_search(x, prototypes, np.sum(prototypes**2, -1), latents,
-                                     1.0).numpy()
+  rows = latent_search.prototype_rows(prototypes, latents, 1.0)
+  z = latent_search.prototype_search(x, rows, latents).numpy()
   losses = (np.sum((x[:, None, None] - prototypes[None])**2, -1) +
             0.5 * np.sum(latents**2, -1)) / 784                      # [B, C, N]
   np.testing.assert_array_equal(z, latents[np.argmin(losses, -1)])

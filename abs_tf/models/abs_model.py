@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from abs_tf.models import binarization
+from abs_tf.models import cache
 from abs_tf.models import classifier
 from abs_tf.models import latent_search
 from abs_tf.models import vae as vae_lib
@@ -78,9 +79,9 @@ class Inference:
 class ABS(classifier.Classifier):
   """ABS (or Binary ABS) built on ten class-conditional decoders.
 
-  The decodings of the prototype latents are computed on the first call and cached in
-  variables (about 31 MB per 1,000 samples); `reset_cache()` drops them, e.g. before export
-  or after the decoders' weights change.
+  The decodings of the prototype latents are computed on the first call and cached
+  (`cache.ComputedOnce`, about 31 MB per 1,000 samples, never saved); `reset_cache()` drops
+  them, e.g. after the decoders' weights change.
   """
   kind = "abs"
 
@@ -106,12 +107,9 @@ class ABS(classifier.Classifier):
                        f"{vae_lib.LATENT_SIZE}), got {latents.shape}.")
     self.latents = tf.Variable(latents, trainable=False, name="latents")
     self.class_scales = tf.constant(config.class_scales, tf.float32)
-    self._prototypes = tf.Variable(
-        tf.zeros([0, 0, latent_search.NUM_PIXELS]), trainable=False,
-        shape=tf.TensorShape([None, None, latent_search.NUM_PIXELS]), name="prototypes")
-    self._prototype_sq_norms = tf.Variable(
-        tf.zeros([0, 0]), trainable=False, shape=tf.TensorShape([None, None]),
-        name="prototype_sq_norms")
+    self._prototypes = cache.ComputedOnce(
+        NUM_CLASSES * config.search.num_samples, latent_search.NUM_PIXELS + 1,
+        name="prototypes")
 
   # -- building blocks ----------------------------------------------------------------
 
@@ -129,8 +127,8 @@ class ABS(classifier.Classifier):
          for c, dec in enumerate(self.decoders)], axis=1)
 
   def reset_cache(self):
-    self._prototypes.assign(tf.zeros([0, 0, latent_search.NUM_PIXELS]))
-    self._prototype_sq_norms.assign(tf.zeros([0, 0]))
+    """Drops the decoded prototypes; the next call decodes them again."""
+    self._prototypes.reset()
 
   def _decode_latents(self):
     """Decodings of all prototype latents by every class, [10, N, 784]."""
@@ -143,13 +141,10 @@ class ABS(classifier.Classifier):
       pieces = pieces.write(i, self.decode(zc))
     return tf.transpose(pieces.concat(), [1, 0, 2])
 
-  def prototypes(self):
-    """The cached decodings, filled on first use: ([10, N, 784], [10, N] squared norms)."""
-    if tf.size(self._prototypes) == 0:
-      decoded = self._decode_latents()
-      self._prototypes.assign(decoded)
-      self._prototype_sq_norms.assign(tf.reduce_sum(tf.square(decoded), axis=-1))
-    return self._prototypes.read_value(), self._prototype_sq_norms.read_value()
+  def prototype_rows(self):
+    """[10 * N, 785] rows of the prototype search, decoded once (see cache.py)."""
+    return self._prototypes.get(lambda: latent_search.prototype_rows(
+        self._decode_latents(), self.latents, self.config.search.beta))
 
   def preprocess(self, images):
     """Binarises (straight-through) if configured; flattens to [B, 784]."""
@@ -175,9 +170,7 @@ class ABS(classifier.Classifier):
     """`infer` without validation, as a dict of tensors; callable inside graphs."""
     x = self.preprocess(images)
     x_search = tf.stop_gradient(x)
-    prototypes, sq_norms = self.prototypes()
-    z0 = latent_search.prototype_search(x_search, prototypes, sq_norms, self.latents,
-                                        self.config.search.beta)
+    z0 = latent_search.prototype_search(x_search, self.prototype_rows(), self.latents)
     _, z, means = latent_search.refine(x_search, z0, self.decode, self.config.search)
     z, means = tf.stop_gradient(z), tf.stop_gradient(means)
     losses = latent_search.squared_error_loss(x[:, None, :], means, z,

@@ -104,28 +104,40 @@ def project_to_ball(z, radius):
   return z * tf.minimum(1.0, radius / tf.maximum(norm, 1e-12))
 
 
-def prototype_search(x, prototypes, prototype_sq_norms, latents, beta):
-  """Stage 1: the best cached prototype per image and class.
+def prototype_rows(means, latents, beta):
+  """Rows of the prototype search: [mu, ||mu||^2 + beta * 0.5 * ||z||^2].
 
   Args:
-    x: float32 [B, 784].
-    prototypes: float32 [C, N, 784], decoder means of the latents for each class.
-    prototype_sq_norms: float32 [C, N], ||prototypes||^2.
+    means: float32 [C, N, 784], decoder means of the latents for each class.
     latents: float32 [N, L].
     beta: weight of the prior term.
 
   Returns:
+    float32 [C * N, 785].
+  """
+  offset = (tf.reduce_sum(tf.square(means), axis=-1) +
+            beta * 0.5 * tf.reduce_sum(tf.square(latents), axis=-1)[None, :])
+  return tf.reshape(tf.concat([means, offset[..., None]], axis=-1), [-1, NUM_PIXELS + 1])
+
+
+def prototype_search(x, rows, latents):
+  """Stage 1: the best cached prototype per image and class, as one matrix product.
+
+  ||x - mu||^2 + c = ||x||^2 - 2 <x, mu> + (||mu||^2 + c); ||x||^2 does not change the
+  argmin, so scores are [-2 x, 1] . rows.
+
+  Args:
+    x: float32 [B, 784].
+    rows: float32 [C * N, 785] from `prototype_rows`.
+    latents: float32 [N, L].
+
+  Returns:
     float32 [B, C, L]: the latent of the best prototype for each image and class.
   """
-  num_classes = tf.shape(prototypes)[0]
-  num = tf.shape(prototypes)[1]
-  flat = tf.reshape(prototypes, [-1, NUM_PIXELS])                       # [C*N, 784]
-  cross = tf.matmul(x, flat, transpose_b=True)                          # [B, C*N]
-  prior_term = beta * 0.5 * tf.reduce_sum(tf.square(latents), axis=-1)  # [N]
-  # ||x||^2 is the same for every prototype of an image: it does not change the argmin.
-  scores = (tf.reshape(prototype_sq_norms, [-1]) - 2.0 * cross +
-            tf.tile(prior_term, [num_classes])[None, :])
-  best = tf.argmin(tf.reshape(scores, [-1, num_classes, num]), axis=-1)  # [B, C]
+  num = tf.shape(latents)[0]
+  x_aug = tf.concat([-2.0 * x, tf.ones_like(x[:, :1])], axis=1)   # [B, 785]
+  scores = tf.matmul(x_aug, rows, transpose_b=True)                # [B, C*N]
+  best = tf.argmin(tf.reshape(scores, [tf.shape(x)[0], -1, num]), axis=-1)  # [B, C]
   return tf.gather(latents, best)
 
 
