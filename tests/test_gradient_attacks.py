@@ -93,6 +93,13 @@ def test_estimated_gradients_give_the_same_bim(reference_cnn, batch):
                                 2 + epsilons_tried * (2 * (1 + 2 * 784) + 1))
 
 
+def test_labels_of_any_integer_type_are_accepted(reference_cnn, batch):
+  images, labels = batch[0][:2], batch[1][:2]
+  attack = gradient_attacks.BIMLinf(iterations=2, bisection_steps=2)
+  np.testing.assert_array_equal(attack(reference_cnn, images, labels.astype(np.int32)).distances,
+                                attack(reference_cnn, images, labels).distances)
+
+
 def test_binarised_model_is_attacked_with_straight_through_gradients(reference_cnn, batch):
   images, labels = batch
   binary = cnn.CNN(cnn.CNNConfig(binarize=True))
@@ -127,6 +134,10 @@ def test_invalid_settings_and_inputs_are_refused(reference_cnn, batch):
     gradient_attacks.FGM(bisection_steps=-1)
   with pytest.raises(ValueError, match="growth"):
     gradient_attacks.BIML2(growth=1.0)
+  with pytest.raises(ValueError, match="max_epsilon > 0"):
+    gradient_attacks.FGSM(max_epsilon=0.0)
+  with pytest.raises(ValueError, match="0 < initial"):
+    gradient_attacks.BIMLinf(initial_epsilon=0.0)
   with pytest.raises(ValueError, match="float32"):
     gradient_attacks.FGSM()(reference_cnn, images.astype(np.float64), labels)
   with pytest.raises(ValueError, match=r"\[0, 1\]"):

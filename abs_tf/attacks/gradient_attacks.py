@@ -74,6 +74,7 @@ class GradientAttack(base.MinimizationAttack):
 
   def run(self, model, images, labels, rng):
     del rng  # deterministic
+    labels = np.asarray(labels, np.int64)  # the graphs' signature
     results = [self.search(source, model, images, labels) for source in self.sources]
     return epsilon_search.closest(results).adversarials
 
@@ -124,7 +125,8 @@ class SingleStepAttack(GradientAttack):
       **kwargs: see `GradientAttack`.
     """
     super().__init__(**kwargs)
-    max_epsilon = max_epsilon or (1.0 if self.norm == np.inf else SQRT_PIXELS)
+    if max_epsilon is None:
+      max_epsilon = 1.0 if self.norm == np.inf else SQRT_PIXELS
     self.schedule = epsilon_search.linear_schedule(max_epsilon, num_epsilons)
     self.bisection_steps = _non_negative("bisection_steps", bisection_steps)
 
@@ -168,7 +170,8 @@ class IterativeAttack(GradientAttack):
       raise ValueError(f"relative_step must lie in (0, 1], got {relative_step!r}.")
     self.relative_step = float(relative_step)
     self.schedule = epsilon_search.geometric_schedule(
-        initial_epsilon or 0.3 * unit, growth, max_epsilon or unit)
+        0.3 * unit if initial_epsilon is None else initial_epsilon, growth,
+        unit if max_epsilon is None else max_epsilon)
     self.bisection_steps = _non_negative("bisection_steps", bisection_steps)
 
   def cleverhans_attack(self, model_fn, images, clip_max, labels):
