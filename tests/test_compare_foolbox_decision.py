@@ -1,0 +1,27 @@
+"""Against Foolbox 3.3.4 on the authors' CNN and 20 test images: this project's Boundary
+attack is at least as close with the same query budget, its Pointwise attack at least as
+sparse. scripts/compare_foolbox_decision.py prints the full comparison."""
+
+import numpy as np
+import pytest
+
+from abs_tf.tools import foolbox_decision
+from abs_tf.tools import import_reference_cnn
+
+
+@pytest.fixture(scope="module")
+def cnn(reference_dir):
+  return import_reference_cnn.import_reference_cnn(str(reference_dir / "cnn_official_weights.npz"))
+
+
+@pytest.fixture(scope="module")
+def batch(test_split):
+  return test_split.images[:20], test_split.labels[:20]
+
+
+def test_boundary_at_least_as_close_as_foolbox_with_the_same_queries(cnn, batch):
+  comparison = foolbox_decision.compare_boundary(cnn, *batch, foolbox_steps=300)
+  ours, theirs = comparison.medians()
+  assert comparison.ours.success.all() and comparison.theirs.success.all()
+  assert np.all(comparison.ours.queries <= comparison.theirs.queries)
+  assert ours <= theirs
