@@ -23,7 +23,8 @@ def batch(test_split):
 @pytest.fixture(scope="module")
 def result(cnn, batch):
   images, labels = batch
-  return pointwise.PointwiseAttack(init_repetitions=2, seed=5)(cnn, images, labels)
+  return pointwise.PointwiseAttack(repetitions=2, init_repetitions=2, seed=5)(cnn, images,
+                                                                             labels)
 
 
 def test_registered():
@@ -32,6 +33,7 @@ def test_registered():
 
 def test_verified_and_smaller_than_its_start(cnn, batch, result):
   images, labels = batch
+  # The first repetition starts from the same noise as this, and the best is kept.
   start = noise.SaltAndPepperNoiseAttack(repetitions=2, seed=5)(cnn, images, labels)
   assert result.success.all()
   assert np.all(cnn(result.adversarials).numpy().argmax(axis=1) != labels)
@@ -53,16 +55,23 @@ def test_no_pixel_can_be_reset(cnn, batch, result):
 
 def test_deterministic_and_independent_of_pixels_per_call(cnn, batch, result):
   images, labels = batch
-  again = pointwise.PointwiseAttack(init_repetitions=2, seed=5, pixels_per_call=4)(
-      cnn, images, labels)
+  again = pointwise.PointwiseAttack(repetitions=2, init_repetitions=2, seed=5,
+                                    pixels_per_call=4)(cnn, images, labels)
   np.testing.assert_array_equal(result.adversarials, again.adversarials)
 
 
 def test_bisections_shrink_l2_and_keep_l0(cnn, batch, result):
   images, labels = batch
-  resets_only = pointwise.PointwiseAttack(init_repetitions=2, seed=5, bisection_steps=0)(
-      cnn, images, labels)
+  resets_only = pointwise.PointwiseAttack(repetitions=2, init_repetitions=2, seed=5,
+                                          bisection_steps=0)(cnn, images, labels)
   np.testing.assert_array_equal(resets_only.distances, result.distances)
   l2 = lambda a: np.sqrt(((a - images.astype(np.float64))**2).sum(axis=(1, 2, 3)))
   assert np.all(l2(result.adversarials) <= l2(resets_only.adversarials))
   assert np.any(l2(result.adversarials) < l2(resets_only.adversarials) - 1e-3)
+
+
+def test_repetitions_only_help(cnn, batch, result):
+  images, labels = batch
+  once = pointwise.PointwiseAttack(repetitions=1, init_repetitions=2, seed=5,
+                                   bisection_steps=0)(cnn, images, labels)
+  assert np.all(result.distances <= once.distances)

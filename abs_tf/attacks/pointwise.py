@@ -11,6 +11,13 @@ From an adversarial start (salt-and-pepper noise, `noise.SaltAndPepperNoiseAttac
    repeat while any value moved (at most `max_passes`). L0 does not change in this stage;
    L2 shrinks.
 
+Repetitions: the start and stage 1 run `repetitions` times with fresh noise and orders;
+the sparsest result goes on to stage 2. Foolbox 1.3 runs them once; on the authors' CNN
+that reaches a median L0 of 13.0 on the first 100 test images (as Foolbox 3 does), far from
+the paper's 9.0 (scripts/calibrate_cnn_decision.py), and repeating is the cheapest way
+there of those tried: on the first 50 images, 5 repetitions reach 9.0 with 5,000 queries
+per sample, a single run from a 30-repetition salt-and-pepper start 11.5 with 2,600.
+
 Batching: samples advance in lockstep, one model call per round for all of them. In the
 resets stage each sample tries its next `pixels_per_call` pixels of the current order in
 one call (each candidate with one pixel reset); the first success in order wins, so the
@@ -36,6 +43,7 @@ class PointwiseAttack(base.MinimizationAttack):
   """The Pointwise Attack.
 
   Args:
+    repetitions: independent runs of start and stage 1, the sparsest kept; Foolbox 1.3: 1.
     init_repetitions, init_epsilons: the salt-and-pepper start's settings (Foolbox 1.3:
       10 repetitions of 100 probabilities).
     bisection_steps: halvings per pixel in stage 2; Foolbox 1.3: 10. 0 skips stage 2.
@@ -47,17 +55,19 @@ class PointwiseAttack(base.MinimizationAttack):
   name = "pointwise"
   metric = base.L0
 
-  def __init__(self, *, init_repetitions: int = 10, init_epsilons: int = 100,
-               bisection_steps: int = 10, max_passes: int = 100, pixels_per_call: int = 1,
-               seed: int = 0):
+  def __init__(self, *, repetitions: int = 5, init_repetitions: int = 10,
+               init_epsilons: int = 100, bisection_steps: int = 10, max_passes: int = 100,
+               pixels_per_call: int = 1, seed: int = 0):
     super().__init__(seed=seed)
-    for name, value in dict(max_passes=max_passes, pixels_per_call=pixels_per_call).items():
+    for name, value in dict(repetitions=repetitions, max_passes=max_passes,
+                            pixels_per_call=pixels_per_call).items():
       if not (isinstance(value, (int, np.integer)) and value >= 1):
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
     if not (isinstance(bisection_steps, (int, np.integer)) and bisection_steps >= 0):
       raise ValueError(f"bisection_steps must be an integer >= 0, got {bisection_steps!r}.")
     self.start = noise.SaltAndPepperNoiseAttack(
         epsilons=init_epsilons, repetitions=init_repetitions, seed=seed)
+    self.repetitions = int(repetitions)
     self.bisection_steps = int(bisection_steps)
     self.max_passes = int(max_passes)
     self.pixels_per_call = int(pixels_per_call)
@@ -65,15 +75,21 @@ class PointwiseAttack(base.MinimizationAttack):
   def run(self, model, images, labels, rng):
     n = len(images)
     x = images.reshape(n, -1)
-    adv = self.start.run(model, images, labels, rng).reshape(n, -1).copy()
-    found = np.any(adv != x, axis=1)
-    rows = np.flatnonzero(found)
-    # One generator per sample: its pixel orders do not depend on the other samples.
-    rngs = rng.spawn(n)
-    self._reset_pixels(model, x, adv, rows, labels, rngs)
+    best = x.copy()
+    best_size = np.full(n, np.inf)
+    for _ in range(self.repetitions):
+      adv = self.start.run(model, images, labels, rng).reshape(n, -1).copy()
+      rows = np.flatnonzero(np.any(adv != x, axis=1))
+      # One generator per sample: its pixel orders do not depend on the other samples.
+      rngs = rng.spawn(n)
+      self._reset_pixels(model, x, adv, rows, labels, rngs)
+      size = np.where(np.any(adv != x, axis=1), np.count_nonzero(adv != x, axis=1), np.inf)
+      better = size < best_size
+      best[better], best_size[better] = adv[better], size[better]
+    rows = np.flatnonzero(np.isfinite(best_size))
     if self.bisection_steps:
-      self._bisect_pixels(model, x, adv, rows, labels, rngs)
-    return adv.reshape(images.shape)
+      self._bisect_pixels(model, x, best, rows, labels, rng.spawn(n))
+    return best.reshape(images.shape)
 
   def _reset_pixels(self, model, x, adv, rows, labels, rngs):
     """Stage 1, in place on adv float32 [n, 784] for samples `rows`."""
