@@ -91,6 +91,13 @@ def test_estimated_gradients_give_the_same_bim(reference_cnn, batch):
   epsilons_tried = (exact.queries - 2) // (2 + 1)
   np.testing.assert_array_equal(estimated.queries,
                                 2 + epsilons_tried * (2 * (1 + 2 * 784) + 1))
+  # The single-step attacks take the same hook (the model passed to CleverHans directly).
+  settings = dict(num_epsilons=50, max_epsilon=0.5, bisection_steps=6)
+  exact = gradient_attacks.FGSM(**settings)(reference_cnn, images, labels)
+  estimated = attacks.ATTACKS["fgsm_ge"](fd_steps=(1e-2,), fd_max_images=3200, **settings)(
+      reference_cnn, images, labels)
+  np.testing.assert_allclose(estimated.distances, exact.distances, rtol=0.02)
+  assert np.all(estimated.queries - exact.queries == 2 * 784)
 
 
 def test_labels_of_any_integer_type_are_accepted(reference_cnn, batch):

@@ -98,6 +98,8 @@ class FiniteDifferences(GradientSource):
   def differentiable_logits(self, logits_fn, counter):
     step, max_images = self.step, self.max_images
 
+    # Autograph would convert the undecorated function and lose the custom gradient.
+    @tf.autograph.experimental.do_not_convert
     @tf.custom_gradient
     def logits(images):
       counter.add(1)
