@@ -77,7 +77,7 @@ def test_saved_model_cli_run_the_session_based_loader_of_tf_serving(exported, tm
       [str(cli), "run", "--dir", str(path), "--tag_set", "serve", "--signature_def",
        "serving_default", "--inputs", f"images={tmp_path / 'images.npy'}",
        "--outdir", str(tmp_path / "out")],
-      capture_output=True, text=True, timeout=300,
+      capture_output=True, text=True, timeout=1200,
       env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
   assert out.returncode == 0, out.stderr[-2000:]
   np.testing.assert_allclose(np.load(tmp_path / "out" / "logits.npy"), expected, atol=1e-5)

@@ -14,8 +14,7 @@ class's nearest image t*, which is what gradient-based attacks use.
 
 The training images are not stored as a variable: the original IDX `.gz` files are the
 model's assets (in a SavedModel they are copied byte for byte to `assets/`), decoded in the
-graph on the first call and cached in variables of undefined shape that `prepare_export`
-empties again.
+graph on the first call and cached (`cache.ComputedOnce`, never saved).
 
 References:
   Schott et al., ICLR 2019, section 5 and Table 1 ("Nearest Neighbor").
@@ -27,9 +26,11 @@ from typing import Optional
 import tensorflow as tf
 
 from abs_tf.data import mnist
+from abs_tf.models import cache
 from abs_tf.models import classifier
 
 NUM_PIXELS = 28 * 28
+NUM_TRAIN_IMAGES = 60_000
 _IMAGES_FILE, _LABELS_FILE = "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"
 # IDX headers: magic number and one 32-bit big-endian size per dimension.
 _IMAGES_MAGIC, _IMAGES_HEADER = 2051, 16
@@ -97,12 +98,10 @@ class NearestNeighbor(classifier.Classifier):
     self.config = config
     self.images_asset = tf.saved_model.Asset(str(images_path))
     self.labels_asset = tf.saved_model.Asset(str(labels_path))
-    self._images = tf.Variable(tf.zeros([0, NUM_PIXELS]), trainable=False,
-                               shape=tf.TensorShape([None, NUM_PIXELS]), name="train_images")
-    self._sq_norms = tf.Variable(tf.zeros([0]), trainable=False, shape=tf.TensorShape([None]),
-                                 name="train_sq_norms")
-    self._labels = tf.Variable(tf.zeros([0], tf.int32), trainable=False,
-                               shape=tf.TensorShape([None]), name="train_labels")
+    num = config.max_train_images or NUM_TRAIN_IMAGES
+    # Rows: the image's 784 pixels, its squared norm, its label.
+    self._rows = cache.ComputedOnce(min(num, NUM_TRAIN_IMAGES), NUM_PIXELS + 2,
+                                    name="training_set")
 
   @classmethod
   def from_training_set(cls, config: NearestNeighborConfig = NearestNeighborConfig(),
@@ -116,9 +115,7 @@ class NearestNeighbor(classifier.Classifier):
     return cls.from_training_set(NearestNeighborConfig(**config))
 
   def reset_cache(self):
-    self._images.assign(tf.zeros([0, NUM_PIXELS]))
-    self._sq_norms.assign(tf.zeros([0]))
-    self._labels.assign(tf.zeros([0], tf.int32))
+    self._rows.reset()
 
   def _decode(self):
     images = tf.reshape(decode_idx(self.images_asset.asset_path, _IMAGES_MAGIC,
@@ -135,12 +132,14 @@ class NearestNeighbor(classifier.Classifier):
     Returns:
       images float32 [N, 784] in [0, 1], their squared norms float32 [N], labels int32 [N].
     """
-    if tf.size(self._labels) == 0:
+    def decode_rows():
       images, labels = self._decode()
-      self._images.assign(images)
-      self._sq_norms.assign(tf.reduce_sum(tf.square(images), axis=1))
-      self._labels.assign(labels)
-    return self._images.read_value(), self._sq_norms.read_value(), self._labels.read_value()
+      return tf.concat([images, tf.reduce_sum(tf.square(images), axis=1, keepdims=True),
+                        tf.cast(labels, tf.float32)[:, None]], axis=1)
+
+    rows = self._rows.get(decode_rows)
+    return (rows[:, :NUM_PIXELS], rows[:, NUM_PIXELS],
+            tf.cast(rows[:, NUM_PIXELS + 1], tf.int32))
 
   @tf.function(reduce_retracing=True)
   def logits_graph(self, images):
