@@ -4,6 +4,10 @@ Each line runs one of this project's attacks and its Foolbox counterpart under t
 epsilon search (abs_tf/tools/foolbox_reference.py) and prints both medians. The issue's bar:
 the L-inf BIM median within 5 % of Foolbox's.
 
+Then the decision-based attacks (abs_tf/tools/foolbox_decision.py), each with the queries
+Foolbox spent: Boundary (Foolbox: `--boundary_foolbox_steps` steps) and Pointwise (Foolbox
+to convergence). The bar: this project's median no larger than Foolbox's.
+
   python scripts/compare_foolbox.py --num_images=100 [--model=path/to/saved_model]
 
 By default the model is the authors' CNN (the shipped CNN once `--model=cnn`).
@@ -21,6 +25,7 @@ import numpy as np
 from abs_tf import registry
 from abs_tf.attacks import gradient_attacks
 from abs_tf.data import mnist
+from abs_tf.tools import foolbox_decision
 from abs_tf.tools import foolbox_reference
 from abs_tf.tools import import_reference_cnn
 
@@ -30,9 +35,21 @@ COMPARISONS = {
     "fgsm": (gradient_attacks.FGSM, foolbox_reference.FoolboxFGSM, 0.05),
 }
 
+# Decision-based comparisons at equal query budgets: name -> function returning a
+# foolbox_decision.Comparison.
+DECISION_COMPARISONS = {
+    "boundary": lambda model, images, labels: foolbox_decision.compare_boundary(
+        model, images, labels, foolbox_steps=FLAGS.boundary_foolbox_steps),
+    "pointwise": foolbox_decision.compare_pointwise,
+}
+
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("num_images", 100, "First test images attacked.")
 flags.DEFINE_list("attacks", list(COMPARISONS), f"Among {sorted(COMPARISONS)}.")
+flags.DEFINE_list("decision_attacks", list(DECISION_COMPARISONS),
+                  f"Among {sorted(DECISION_COMPARISONS)}.")
+flags.DEFINE_integer("boundary_foolbox_steps", 5000, "Foolbox Boundary steps; this project's "
+                     "Boundary attack gets the queries they take.")
 flags.DEFINE_string("model", None, "Registry name or SavedModel path; default: the authors' "
                     "CNN imported from --weights.")
 flags.DEFINE_string("weights", import_reference_cnn.DEFAULT_WEIGHTS,
@@ -59,6 +76,14 @@ def main(argv):
     print(f"{name:<10}{m_ours:>9.4f}{m_theirs:>9.4f}{ratio:>8.3f}  "
           f"{'yes' if abs(ratio - 1) <= tolerance else 'NO':<6}{ours.queries.mean():>9.1f}"
           f"{theirs.queries.mean():>8.1f}{t_ours:>8.1f}{t_theirs:>8.1f}")
+  for name in FLAGS.decision_attacks:
+    comparison = DECISION_COMPARISONS[name](model, split.images, split.labels)
+    ours, theirs = comparison.ours, comparison.theirs
+    m_ours, m_theirs = comparison.medians()
+    print(f"{name:<10}{m_ours:>9.4f}{m_theirs:>9.4f}{m_ours / m_theirs:>8.3f}  "
+          f"{'yes' if m_ours <= m_theirs else 'NO':<6}{ours.queries.mean():>9.1f}"
+          f"{theirs.queries.mean():>8.1f}{ours.seconds:>8.1f}{theirs.seconds:>8.1f}",
+          flush=True)
 
 
 if __name__ == "__main__":

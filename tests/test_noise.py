@@ -68,3 +68,15 @@ def test_rejects_bad_settings():
     noise.GaussianNoiseAttack(epsilons=0)
   with pytest.raises(ValueError):
     noise.SaltAndPepperNoiseAttack(repetitions=1.5)
+
+
+def test_salt_and_pepper_lower_fraction_saves_queries(cnn, batch):
+  images, labels = batch
+  from_zero = noise.SaltAndPepperNoiseAttack(epsilons=20, repetitions=10, seed=1)(
+      cnn, images, labels)
+  from_half = noise.SaltAndPepperNoiseAttack(epsilons=20, repetitions=10, lower_fraction=0.5,
+                                             seed=1)(cnn, images, labels)
+  assert from_half.success.all()
+  assert from_half.queries.sum() < from_zero.queries.sum()
+  with pytest.raises(ValueError):
+    noise.SaltAndPepperNoiseAttack(lower_fraction=1.0)

@@ -75,3 +75,17 @@ def test_repetitions_only_help(cnn, batch, result):
   once = pointwise.PointwiseAttack(repetitions=1, init_repetitions=2, seed=5,
                                    bisection_steps=0)(cnn, images, labels)
   assert np.all(result.distances <= once.distances)
+
+
+def test_query_budget_limits_repetitions(cnn, batch):
+  images, labels = batch
+  settings = dict(init_repetitions=2, bisection_steps=0, seed=5)
+  once = pointwise.PointwiseAttack(repetitions=1, **settings)(cnn, images, labels)
+  budget = int(2.5 * once.queries.max())
+  budgeted = pointwise.PointwiseAttack(repetitions=50, max_queries=budget, **settings)(
+      cnn, images, labels)
+  # More than one repetition fits, 50 do not; a repetition starts only if its costliest
+  # predecessor would still fit (a soft budget).
+  assert np.all(budgeted.queries > once.queries)
+  assert np.all(budgeted.queries <= 1.3 * budget)
+  assert np.all(budgeted.distances <= once.distances)

@@ -262,6 +262,11 @@ class MinimizationAttack:
                         counting.seconds)
 
 
+def subset(model: CountingModel, indices) -> CountingModel:
+  """A view of `model` for samples `indices`: its sample i is the model's indices[i]."""
+  return _SubsetCounter(model, np.asarray(indices))
+
+
 class _SubsetCounter(CountingModel):
   """A view of a CountingModel for the subset of samples being attacked."""
 
@@ -269,6 +274,11 @@ class _SubsetCounter(CountingModel):
     self.parent = parent
     self.indices = indices
     self.model = parent.model
+
+  @property
+  def queries(self):
+    """int64 [len(indices)], queries spent so far on each sample of the subset."""
+    return self.parent.queries[self.indices]
 
   def logits(self, images, sample_indices=None):
     if sample_indices is None:

@@ -83,12 +83,16 @@ class _NoiseAttack(base.MinimizationAttack):
   def _next_max_strength(self, max_strength, strength):
     return max_strength
 
+  def _next_min_strength(self, min_strength, strength):
+    return min_strength
+
   def run(self, model, images, labels, rng):
     n = len(images)
     x = images.reshape(n, -1).astype(np.float64)
     best = x.copy()
     best_size = np.full(n, np.inf)
     max_strength = self._max_strength(n)
+    min_strength = np.zeros(n)
     grid = np.arange(1, self.epsilons + 1) / self.epsilons
     rngs = rng.spawn(n)
     for _ in range(self.repetitions):
@@ -97,7 +101,8 @@ class _NoiseAttack(base.MinimizationAttack):
         rows = np.flatnonzero(searching)
         if not len(rows):
           break
-        strengths = max_strength[rows, None] * grid[None, start:start + self.epsilons_per_call]
+        low, high = min_strength[rows, None], max_strength[rows, None]
+        strengths = low + (high - low) * grid[None, start:start + self.epsilons_per_call]
         candidates = self._noisy(x[rows], strengths, [rngs[r] for r in rows])
         sizes = self._size(x[rows], candidates)
         # As Foolbox: a candidate that cannot beat the best so far is not queried.
@@ -116,6 +121,7 @@ class _NoiseAttack(base.MinimizationAttack):
           best[row] = candidates[i, pick[i]].astype(np.float32)
           best_size[row] = masked[i, pick[i]]
           max_strength[row] = self._next_max_strength(max_strength[row], strengths[i, pick[i]])
+          min_strength[row] = self._next_min_strength(min_strength[row], strengths[i, pick[i]])
           searching[row] = False
     return self._refine(model, images, best.astype(np.float32).reshape(images.shape), labels,
                         np.isfinite(best_size))
@@ -174,15 +180,21 @@ class SaltAndPepperNoiseAttack(_NoiseAttack):
     repetitions: passes over the grid, each below 1.2 times the last success; Foolbox 1.3:
       10.
     epsilons_per_call: grid points evaluated per model call.
+    lower_fraction: after a success at p, the next grids start at this fraction of p
+      (Foolbox 1.3: 0, from the smallest probabilities again; Foolbox 3 uses 0.5): fewer
+      queries on probabilities too small to fool the model.
     seed: seed of the noise.
   """
   name = "salt_and_pepper"
   metric = base.L0
 
   def __init__(self, *, epsilons: int = 100, repetitions: int = 10,
-               epsilons_per_call: int = 10, seed: int = 0):
+               epsilons_per_call: int = 10, lower_fraction: float = 0.0, seed: int = 0):
     super().__init__(epsilons=epsilons, repetitions=repetitions,
                      epsilons_per_call=epsilons_per_call, seed=seed)
+    if not 0.0 <= lower_fraction < 1.0:
+      raise ValueError(f"lower_fraction must lie in [0, 1), got {lower_fraction!r}.")
+    self.lower_fraction = float(lower_fraction)
 
   def _noisy(self, x, strengths, rngs):
     return salt_and_pepper(x, strengths, rngs)
@@ -193,3 +205,6 @@ class SaltAndPepperNoiseAttack(_NoiseAttack):
   def _next_max_strength(self, max_strength, strength):
     # The size grows with p, but not strictly: leave some room above the last success.
     return 1.2 * strength
+
+  def _next_min_strength(self, min_strength, strength):
+    return self.lower_fraction * strength

@@ -28,6 +28,8 @@ References:
   (Rauber, Brendel & Bethge, 2017).
 """
 
+from typing import Optional
+
 import numpy as np
 
 from abs_tf.attacks import base
@@ -44,8 +46,11 @@ class PointwiseAttack(base.MinimizationAttack):
 
   Args:
     repetitions: independent runs of start and stage 1, the sparsest kept; Foolbox 1.3: 1.
-    init_repetitions, init_epsilons: the salt-and-pepper start's settings (Foolbox 1.3:
-      10 repetitions of 100 probabilities).
+    max_queries: optional soft budget per sample: a sample starts another repetition only
+      if its remaining queries cover its costliest repetition so far.
+    init_repetitions, init_epsilons, init_lower_fraction: the salt-and-pepper start's
+      settings (`noise.SaltAndPepperNoiseAttack`; Foolbox 1.3: 10 repetitions of 100
+      probabilities from 0).
     bisection_steps: halvings per pixel in stage 2; Foolbox 1.3: 10. 0 skips stage 2.
     max_passes: cap on stage 2's passes over the pixels (Foolbox 1.3 has none; the passes
       stop by themselves once no value moves).
@@ -55,9 +60,11 @@ class PointwiseAttack(base.MinimizationAttack):
   name = "pointwise"
   metric = base.L0
 
-  def __init__(self, *, repetitions: int = 5, init_repetitions: int = 10,
-               init_epsilons: int = 100, bisection_steps: int = 10, max_passes: int = 100,
-               pixels_per_call: int = 1, seed: int = 0):
+  def __init__(self, *, repetitions: int = 5, max_queries: Optional[int] = None,
+               init_repetitions: int = 10, init_epsilons: int = 100,
+               init_lower_fraction: float = 0.0,
+               bisection_steps: int = 10, max_passes: int = 100, pixels_per_call: int = 1,
+               seed: int = 0):
     super().__init__(seed=seed)
     for name, value in dict(repetitions=repetitions, max_passes=max_passes,
                             pixels_per_call=pixels_per_call).items():
@@ -66,8 +73,12 @@ class PointwiseAttack(base.MinimizationAttack):
     if not (isinstance(bisection_steps, (int, np.integer)) and bisection_steps >= 0):
       raise ValueError(f"bisection_steps must be an integer >= 0, got {bisection_steps!r}.")
     self.start = noise.SaltAndPepperNoiseAttack(
-        epsilons=init_epsilons, repetitions=init_repetitions, seed=seed)
+        epsilons=init_epsilons, repetitions=init_repetitions,
+        lower_fraction=init_lower_fraction, seed=seed)
+    if max_queries is not None and max_queries < 1:
+      raise ValueError(f"max_queries must be >= 1 or None, got {max_queries!r}.")
     self.repetitions = int(repetitions)
+    self.max_queries = max_queries
     self.bisection_steps = int(bisection_steps)
     self.max_passes = int(max_passes)
     self.pixels_per_call = int(pixels_per_call)
@@ -77,15 +88,26 @@ class PointwiseAttack(base.MinimizationAttack):
     x = images.reshape(n, -1)
     best = x.copy()
     best_size = np.full(n, np.inf)
-    for _ in range(self.repetitions):
-      adv = self.start.run(model, images, labels, rng).reshape(n, -1).copy()
-      rows = np.flatnonzero(np.any(adv != x, axis=1))
+    costliest = np.zeros(n, np.int64)
+    for repetition in range(self.repetitions):
+      todo = np.arange(n)
+      if self.max_queries is not None and repetition:
+        todo = np.flatnonzero(model.queries + costliest <= self.max_queries)
+      if not len(todo):
+        break
+      before = model.queries[todo]
+      sub = base.subset(model, todo) if len(todo) < n else model
+      adv = x[todo].copy()
+      adv[:] = self.start.run(sub, images[todo], labels[todo], rng).reshape(len(todo), -1)
+      rows = np.flatnonzero(np.any(adv != x[todo], axis=1))
       # One generator per sample: its pixel orders do not depend on the other samples.
-      rngs = rng.spawn(n)
-      self._reset_pixels(model, x, adv, rows, labels, rngs)
-      size = np.where(np.any(adv != x, axis=1), np.count_nonzero(adv != x, axis=1), np.inf)
-      better = size < best_size
-      best[better], best_size[better] = adv[better], size[better]
+      rngs = rng.spawn(len(todo))
+      self._reset_pixels(sub, x[todo], adv, rows, labels[todo], rngs)
+      changed = adv != x[todo]
+      size = np.where(changed.any(axis=1), np.count_nonzero(changed, axis=1), np.inf)
+      better = size < best_size[todo]
+      best[todo[better]], best_size[todo[better]] = adv[better], size[better]
+      costliest[todo] = np.maximum(costliest[todo], model.queries[todo] - before)
     rows = np.flatnonzero(np.isfinite(best_size))
     if self.bisection_steps:
       self._bisect_pixels(model, x, best, rows, labels, rng.spawn(n))

@@ -7,9 +7,8 @@ row Foolbox asks the model about is one query of its sample (Foolbox asks about 
 in every call). The model is wrapped as a `foolbox.models.NumPyModel` (its Pointwise attack
 fails on a `TensorFlowModel`, see shared/NOTES.md; its Boundary attack feeds float64).
 
-`compare_boundary` and `compare_pointwise` run both sides on the same images: the Boundary
-attacks with the same query budget (Foolbox's first, then this project's with what Foolbox
-spent), the Pointwise attacks each to convergence from their own default start.
+`compare_boundary` and `compare_pointwise` run both sides on the same images with the same
+query budget: Foolbox's first, then this project's with what Foolbox spent.
 
 Used by tests/test_compare_foolbox_decision.py and scripts/compare_foolbox_decision.py.
 
@@ -68,12 +67,17 @@ class FoolboxBoundary(_FoolboxAttack):
 
 
 class FoolboxPointwise(_FoolboxAttack):
-  """Foolbox 3's Pointwise attack from its default salt-and-pepper start."""
+  """Foolbox 3's Pointwise attack from its default salt-and-pepper start; with
+  `l2_binary_search` False it stops after the resets (L0 is final there)."""
   name = "foolbox_pointwise"
   metric = base.L0
 
+  def __init__(self, *, l2_binary_search: bool = True, seed: int = 0):
+    super().__init__(seed=seed)
+    self.l2_binary_search = bool(l2_binary_search)
+
   def foolbox_attack(self, foolbox):
-    return foolbox.attacks.PointwiseAttack()
+    return foolbox.attacks.PointwiseAttack(l2_binary_search=self.l2_binary_search)
 
 
 # The Boundary attack for budgets of ~10^3 queries rather than Foolbox 1.3's 5000 iterations
@@ -121,7 +125,16 @@ def compare_boundary(model, images, labels, foolbox_steps: int, seed: int = 0,
 
 
 def compare_pointwise(model, images, labels, seed: int = 0, **pointwise_kwargs) -> Comparison:
-  """Both Pointwise attacks to convergence, each from its own default start."""
+  """Both Pointwise attacks in L0 with the same query budget.
+
+  Foolbox's runs as it comes (its start, resets, then its L2 bisections); this project's
+  then gets the queries Foolbox spent as a soft budget per sample (`max_queries`) for its
+  repetitions, and skips the bisections, which do not change L0.
+  `pointwise_kwargs` override these settings.
+  """
   theirs = FoolboxPointwise(seed=seed)(model, images, labels)
-  ours = pointwise.PointwiseAttack(seed=seed, **pointwise_kwargs)(model, images, labels)
+  settings = dict(repetitions=100, max_queries=int(theirs.queries.min()) - 1,
+                  bisection_steps=0, seed=seed)
+  settings.update(pointwise_kwargs)
+  ours = pointwise.PointwiseAttack(**settings)(model, images, labels)
   return Comparison("pointwise", ours, theirs)
