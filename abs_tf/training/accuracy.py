@@ -1,4 +1,8 @@
-"""Clean accuracy of a model on a set of labelled images."""
+"""Clean accuracy of a model on a set of labelled images.
+
+References:
+  Schott et al., ICLR 2019, Table 1 (clean accuracies of all models).
+"""
 
 from typing import Callable
 
