@@ -81,7 +81,12 @@ def compiled(model: classifier.Classifier, method: str = "logits_graph"):
   """
   functions = _COMPILED.setdefault(model, {})
   if method not in functions:
-    functions[method] = tf.function(getattr(model, method), input_signature=[_IMAGES_SPEC])
+    if method == "logits_graph" and hasattr(model, "infer_graph"):
+      # ABS: the logits come out of the compiled inference, so one trace serves both.
+      infer = compiled(model, "infer_graph")
+      functions[method] = lambda images: infer(images)["logits"]
+    else:
+      functions[method] = tf.function(getattr(model, method), input_signature=[_IMAGES_SPEC])
   return functions[method]
 
 
