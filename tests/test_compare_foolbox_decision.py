@@ -25,3 +25,11 @@ def test_boundary_at_least_as_close_as_foolbox_with_the_same_queries(cnn, batch)
   assert comparison.ours.success.all() and comparison.theirs.success.all()
   assert np.all(comparison.ours.queries <= comparison.theirs.queries)
   assert ours <= theirs
+
+
+def test_pointwise_at_least_as_sparse_as_foolbox_with_the_same_queries(cnn, batch):
+  comparison = foolbox_decision.compare_pointwise(cnn, *batch)
+  ours, theirs = comparison.medians()
+  assert comparison.ours.success.all() and comparison.theirs.success.all()
+  assert np.all(comparison.ours.queries <= comparison.theirs.queries)
+  assert ours <= theirs

@@ -80,3 +80,10 @@ def test_salt_and_pepper_lower_fraction_saves_queries(cnn, batch):
   assert from_half.queries.sum() < from_zero.queries.sum()
   with pytest.raises(ValueError):
     noise.SaltAndPepperNoiseAttack(lower_fraction=1.0)
+
+
+def test_query_budget(cnn, batch):
+  images, labels = batch
+  result = noise.GaussianNoiseAttack(max_queries=30, epsilons_per_call=7, refine_steps=5)(
+      cnn, images, labels)
+  assert np.all(result.queries <= 30 + 2)

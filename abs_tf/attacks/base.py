@@ -267,6 +267,15 @@ class MinimizationAttack:
                         counting.seconds)
 
 
+def within_budget(mask, budget) -> np.ndarray:
+  """`mask` bool [a, k] with only the first `budget[i]` True entries of each row kept.
+
+  Attacks ask the model about the True entries in order; this caps each sample's queries.
+  """
+  mask = np.asarray(mask, bool)
+  return mask & (np.cumsum(mask, axis=1) <= np.asarray(budget)[:, None])
+
+
 def subset(model: CountingModel, indices) -> CountingModel:
   """A view of `model` for samples `indices`: its sample i is the model's indices[i]."""
   return _SubsetCounter(model, np.asarray(indices))

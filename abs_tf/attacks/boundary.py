@@ -48,11 +48,6 @@ from abs_tf.attacks import register
 _SHAPE = (28, 28, 1)
 
 
-def _first_true_per_row(mask, limit):
-  """mask bool [a, k] with only the first `limit[i]` True entries of each row kept."""
-  return mask & (np.cumsum(mask, axis=1) <= np.asarray(limit)[:, None])
-
-
 class _Trials:
   """Windows of the most recent trial outcomes of one sample (Foolbox's deques)."""
 
@@ -216,13 +211,13 @@ class BoundaryAttack(base.MinimizationAttack):
       if not len(open_):
         break
       cols = np.arange(start, min(start + self.directions_per_call, k))
-      ask = _first_true_per_row(np.ones((len(open_), len(cols)), bool),
+      ask = base.within_budget(np.ones((len(open_), len(cols)), bool),
                                 self._budget(rows[open_]))
       if with_stats:
         sph_adv = self._ask(model, rows, open_, cols, ask, spherical, labels)
         for i, j in zip(*np.nonzero(ask)):
           trials[rows[open_[i]]].spherical.append(bool(sph_adv[i, j]))
-        ask = _first_true_per_row(ask & sph_adv, self._budget(rows[open_]))
+        ask = base.within_budget(ask & sph_adv, self._budget(rows[open_]))
       adv = self._ask(model, rows, open_, cols, ask, candidates, labels)
       if with_stats:
         for i, j in zip(*np.nonzero(ask)):

@@ -20,6 +20,8 @@ References:
   Foolbox (2017), v1.3 AdditiveGaussianNoiseAttack and SaltAndPepperNoiseAttack.
 """
 
+from typing import Optional
+
 import numpy as np
 
 from abs_tf.attacks import base
@@ -27,6 +29,7 @@ from abs_tf.attacks import bisection
 from abs_tf.attacks import register
 
 _NUM_PIXELS = 784
+_UNLIMITED = np.iinfo(np.int64).max // 2
 
 
 def _check_positive(**values):
@@ -59,10 +62,13 @@ class _NoiseAttack(base.MinimizationAttack):
   """Shared loop: grids of noise strengths, repeated, the smallest adversarial kept."""
 
   def __init__(self, *, epsilons: int, repetitions: int, epsilons_per_call: int,
-               seed: int = 0):
+               max_queries: Optional[int] = None, seed: int = 0):
     super().__init__(seed=seed)
     _check_positive(epsilons=epsilons, repetitions=repetitions,
                     epsilons_per_call=epsilons_per_call)
+    if max_queries is not None:
+      _check_positive(max_queries=max_queries)
+    self.max_queries = max_queries
     self.epsilons = int(epsilons)
     self.repetitions = int(repetitions)
     self.epsilons_per_call = int(epsilons_per_call)
@@ -87,7 +93,13 @@ class _NoiseAttack(base.MinimizationAttack):
     return min_strength
 
   def run(self, model, images, labels, rng):
+    budget = np.full(len(images), _UNLIMITED if self.max_queries is None else self.max_queries)
+    return self.search(model, images, labels, rng, budget)
+
+  def search(self, model, images, labels, rng, budget):
+    """`run` with a budget: budget int64 [n], queries each sample may still spend."""
     n = len(images)
+    budget = np.array(budget, np.int64)
     x = images.reshape(n, -1).astype(np.float64)
     best = x.copy()
     best_size = np.full(n, np.inf)
@@ -96,9 +108,9 @@ class _NoiseAttack(base.MinimizationAttack):
     grid = np.arange(1, self.epsilons + 1) / self.epsilons
     rngs = rng.spawn(n)
     for _ in range(self.repetitions):
-      searching = np.ones(n, bool)
+      searching = budget > 0
       for start in range(0, self.epsilons, self.epsilons_per_call):
-        rows = np.flatnonzero(searching)
+        rows = np.flatnonzero(searching & (budget > 0))
         if not len(rows):
           break
         low, high = min_strength[rows, None], max_strength[rows, None]
@@ -106,7 +118,8 @@ class _NoiseAttack(base.MinimizationAttack):
         candidates = self._noisy(x[rows], strengths, [rngs[r] for r in rows])
         sizes = self._size(x[rows], candidates)
         # As Foolbox: a candidate that cannot beat the best so far is not queried.
-        query = sizes < best_size[rows, None]
+        query = base.within_budget(sizes < best_size[rows, None], budget[rows])
+        budget[rows] -= query.sum(axis=1)
         pair_rows, pair_cols = np.nonzero(query)
         adversarial = np.zeros(query.shape, bool)
         if len(pair_rows):
@@ -124,9 +137,9 @@ class _NoiseAttack(base.MinimizationAttack):
           min_strength[row] = self._next_min_strength(min_strength[row], strengths[i, pick[i]])
           searching[row] = False
     return self._refine(model, images, best.astype(np.float32).reshape(images.shape), labels,
-                        np.isfinite(best_size))
+                        np.isfinite(best_size), budget)
 
-  def _refine(self, model, images, best, labels, found):
+  def _refine(self, model, images, best, labels, found, budget):
     return best
 
 
@@ -140,15 +153,17 @@ class GaussianNoiseAttack(_NoiseAttack):
     epsilons_per_call: grid points evaluated per model call.
     refine_steps: if > 0, a binary search towards the original after the noise search
       (beyond the paper, which keeps the noisy image); 0 reproduces the paper's attack.
+    max_queries: optional budget of queries per sample (the base's two checks aside).
     seed: seed of the noise.
   """
   name = "gaussian_noise"
   metric = base.L2
 
   def __init__(self, *, epsilons: int = 1000, repetitions: int = 1,
-               epsilons_per_call: int = 50, refine_steps: int = 0, seed: int = 0):
+               epsilons_per_call: int = 50, refine_steps: int = 0,
+               max_queries: Optional[int] = None, seed: int = 0):
     super().__init__(epsilons=epsilons, repetitions=repetitions,
-                     epsilons_per_call=epsilons_per_call, seed=seed)
+                     epsilons_per_call=epsilons_per_call, max_queries=max_queries, seed=seed)
     if not (isinstance(refine_steps, (int, np.integer)) and refine_steps >= 0):
       raise ValueError(f"refine_steps must be an integer >= 0, got {refine_steps!r}.")
     self.refine_steps = int(refine_steps)
@@ -162,8 +177,8 @@ class GaussianNoiseAttack(_NoiseAttack):
     diff = candidates.astype(np.float32).astype(np.float64) - x[:, None, :]
     return np.sqrt(np.sum(diff**2, axis=-1))
 
-  def _refine(self, model, images, best, labels, found):
-    rows = np.flatnonzero(found)
+  def _refine(self, model, images, best, labels, found, budget):
+    rows = np.flatnonzero(found & (budget >= self.refine_steps))
     if self.refine_steps and len(rows):
       best = best.copy()
       best[rows] = bisection.blend_search(model, images[rows], best[rows], labels[rows],
@@ -183,15 +198,17 @@ class SaltAndPepperNoiseAttack(_NoiseAttack):
     lower_fraction: after a success at p, the next grids start at this fraction of p
       (Foolbox 1.3: 0, from the smallest probabilities again; Foolbox 3 uses 0.5): fewer
       queries on probabilities too small to fool the model.
+    max_queries: optional budget of queries per sample (the base's two checks aside).
     seed: seed of the noise.
   """
   name = "salt_and_pepper"
   metric = base.L0
 
   def __init__(self, *, epsilons: int = 100, repetitions: int = 10,
-               epsilons_per_call: int = 10, lower_fraction: float = 0.0, seed: int = 0):
+               epsilons_per_call: int = 10, lower_fraction: float = 0.0,
+               max_queries: Optional[int] = None, seed: int = 0):
     super().__init__(epsilons=epsilons, repetitions=repetitions,
-                     epsilons_per_call=epsilons_per_call, seed=seed)
+                     epsilons_per_call=epsilons_per_call, max_queries=max_queries, seed=seed)
     if not 0.0 <= lower_fraction < 1.0:
       raise ValueError(f"lower_fraction must lie in [0, 1), got {lower_fraction!r}.")
     self.lower_fraction = float(lower_fraction)

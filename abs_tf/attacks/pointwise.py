@@ -39,6 +39,7 @@ from abs_tf.attacks import noise
 from abs_tf.attacks import register
 
 _SHAPE = (28, 28, 1)
+_UNLIMITED = np.iinfo(np.int64).max // 2
 
 
 @register
@@ -47,8 +48,9 @@ class PointwiseAttack(base.MinimizationAttack):
 
   Args:
     repetitions: independent runs of start and stage 1, the sparsest kept; Foolbox 1.3: 1.
-    max_queries: optional soft budget per sample: a sample starts another repetition only
-      if its remaining queries cover its costliest repetition so far.
+    max_queries: optional budget of queries per sample (the base's two checks aside);
+      repetitions run while it lasts, and a sample out of queries keeps its last
+      adversarial.
     init_repetitions, init_epsilons, init_lower_fraction: the salt-and-pepper start's
       settings (`noise.SaltAndPepperNoiseAttack`; Foolbox 1.3: 10 repetitions of 100
       probabilities from 0).
@@ -89,39 +91,42 @@ class PointwiseAttack(base.MinimizationAttack):
     x = images.reshape(n, -1)
     best = x.copy()
     best_size = np.full(n, np.inf)
-    costliest = np.zeros(n, np.int64)
-    for repetition in range(self.repetitions):
-      todo = np.arange(n)
-      if self.max_queries is not None and repetition:
-        todo = np.flatnonzero(model.queries + costliest <= self.max_queries)
+    budget = np.full(n, _UNLIMITED if self.max_queries is None else self.max_queries)
+    for _ in range(self.repetitions):
+      todo = np.flatnonzero(budget > 0)
       if not len(todo):
         break
-      before = model.queries[todo]
       sub = base.subset(model, todo) if len(todo) < n else model
-      adv = x[todo].copy()
-      adv[:] = self.start.run(sub, images[todo], labels[todo], rng).reshape(len(todo), -1)
+      spent = model.queries[todo].copy()
+      adv = self.start.search(sub, images[todo], labels[todo], rng, budget[todo]).reshape(
+          len(todo), -1).copy()
+      budget[todo] -= model.queries[todo] - spent
       rows = np.flatnonzero(np.any(adv != x[todo], axis=1))
       # One generator per sample: its pixel orders do not depend on the other samples.
-      rngs = rng.spawn(len(todo))
-      self._reset_pixels(sub, x[todo], adv, rows, labels[todo], rngs)
+      sub_budget = budget[todo]
+      self._reset_pixels(sub, x[todo], adv, rows, labels[todo], rng.spawn(len(todo)),
+                         sub_budget)
+      budget[todo] = sub_budget
       changed = adv != x[todo]
       size = np.where(changed.any(axis=1), np.count_nonzero(changed, axis=1), np.inf)
       better = size < best_size[todo]
       best[todo[better]], best_size[todo[better]] = adv[better], size[better]
-      costliest[todo] = np.maximum(costliest[todo], model.queries[todo] - before)
     rows = np.flatnonzero(np.isfinite(best_size))
     if self.bisection_steps:
-      self._bisect_pixels(model, x, best, rows, labels, rng.spawn(n))
+      self._bisect_pixels(model, x, best, rows, labels, rng.spawn(n), budget)
     return best.reshape(images.shape)
 
-  def _reset_pixels(self, model, x, adv, rows, labels, rngs):
-    """Stage 1, in place on adv float32 [n, 784] for samples `rows`."""
-    orders = {r: rngs[r].permutation(np.flatnonzero(adv[r] != x[r])) for r in rows}
-    position = dict.fromkeys(rows, 0)
+  def _reset_pixels(self, model, x, adv, rows, labels, rngs, budget):
+    """Stage 1, in place on adv float32 [n, 784] for samples `rows`, and on budget
+    int64 [n] (queries left per sample; a sample out of queries stops where it is)."""
+    orders = {r: rngs[r].permutation(np.flatnonzero(adv[r] != x[r])) for r in rows
+              if budget[r] > 0}
+    position = dict.fromkeys(orders, 0)
     while orders:
       batch_rows, batch_pixels = [], []
       for r, order in orders.items():
-        pixels = order[position[r]:position[r] + self.pixels_per_call]
+        pixels = order[position[r]:position[r] + min(self.pixels_per_call, budget[r])]
+        budget[r] -= len(pixels)
         batch_rows += [r] * len(pixels)
         batch_pixels += list(pixels)
       batch_rows, batch_pixels = np.array(batch_rows), np.array(batch_pixels)
@@ -138,19 +143,24 @@ class PointwiseAttack(base.MinimizationAttack):
           position[r] = 0
         else:
           position[r] += len(mine)
-        if position[r] >= len(orders[r]):
+        if position[r] >= len(orders[r]) or budget[r] <= 0:
           del orders[r]
 
-  def _bisect_pixels(self, model, x, adv, rows, labels, rngs):
-    """Stage 2, in place: per pixel, a reset or a bisection of its value."""
-    active = list(rows)
+  def _bisect_pixels(self, model, x, adv, rows, labels, rngs, budget):
+    """Stage 2, in place: per pixel, a reset or a bisection of its value, while the
+    sample's budget int64 [n] covers both."""
+    cost = 1 + self.bisection_steps
+    active = [r for r in rows if budget[r] >= cost]
     for _ in range(self.max_passes):
       if not active:
         break
       orders = {r: rngs[r].permutation(np.flatnonzero(adv[r] != x[r])) for r in active}
       moved = dict.fromkeys(active, False)
       for k in range(max(len(o) for o in orders.values())):
-        batch_rows = np.array([r for r in active if k < len(orders[r])])
+        batch_rows = np.array([r for r in active if k < len(orders[r]) and budget[r] >= cost])
+        if not len(batch_rows):
+          break
+        budget[batch_rows] -= cost
         pixels = np.array([orders[r][k] for r in batch_rows])
         clean = x[batch_rows, pixels]
         current = adv[batch_rows, pixels].copy()

@@ -67,17 +67,21 @@ class FoolboxBoundary(_FoolboxAttack):
 
 
 class FoolboxPointwise(_FoolboxAttack):
-  """Foolbox 3's Pointwise attack from its default salt-and-pepper start; with
-  `l2_binary_search` False it stops after the resets (L0 is final there)."""
+  """Foolbox 3's Pointwise attack from its salt-and-pepper start (`init_steps` steps, its
+  default 1000); with `l2_binary_search` False it stops after the resets (L0 is final)."""
   name = "foolbox_pointwise"
   metric = base.L0
 
-  def __init__(self, *, l2_binary_search: bool = True, seed: int = 0):
+  def __init__(self, *, init_steps: int = 1000, l2_binary_search: bool = True,
+               seed: int = 0):
     super().__init__(seed=seed)
+    self.init_steps = int(init_steps)
     self.l2_binary_search = bool(l2_binary_search)
 
   def foolbox_attack(self, foolbox):
-    return foolbox.attacks.PointwiseAttack(l2_binary_search=self.l2_binary_search)
+    return foolbox.attacks.PointwiseAttack(
+        init_attack=foolbox.attacks.SaltAndPepperNoiseAttack(steps=self.init_steps),
+        l2_binary_search=self.l2_binary_search)
 
 
 # The Boundary attack for budgets of ~10^3 queries rather than Foolbox 1.3's 5000 iterations
@@ -89,6 +93,15 @@ class FoolboxPointwise(_FoolboxAttack):
 # the first two, Foolbox 3 4.87.
 LOW_BUDGET_BOUNDARY = dict(directions_per_call=1, stats_every=1, spherical_window=20,
                            step_window=10, source_step=2e-3)
+
+
+# The Pointwise attack for budgets of ~2,000 queries: as many repetitions as fit, no L2
+# bisections, and a salt-and-pepper start of 50 repetitions over 20 probabilities from half
+# the last success (~600 instead of ~750 queries, and sparser starts). On the authors' CNN
+# and the first 20 test images, seeds 0, 1, 2: median L0 9, 9, 9 against Foolbox 3's 10, 11,
+# 12.5 with its queries.
+LOW_BUDGET_POINTWISE = dict(repetitions=100, bisection_steps=0, init_epsilons=20,
+                            init_repetitions=50, init_lower_fraction=0.5)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,17 +137,20 @@ def compare_boundary(model, images, labels, foolbox_steps: int, seed: int = 0,
   return Comparison("boundary", ours, theirs)
 
 
-def compare_pointwise(model, images, labels, seed: int = 0, **pointwise_kwargs) -> Comparison:
+def compare_pointwise(model, images, labels, seed: int = 0, foolbox_init_steps: int = 1000,
+                      **pointwise_kwargs) -> Comparison:
   """Both Pointwise attacks in L0 with the same query budget.
 
-  Foolbox's runs as it comes (its start, resets, then its L2 bisections); this project's
-  then gets the queries Foolbox spent as a soft budget per sample (`max_queries`) for its
-  repetitions, and skips the bisections, which do not change L0.
+  Foolbox's runs as it comes (its salt-and-pepper start of `foolbox_init_steps` steps,
+  resets, then its L2 bisections); this project's
+  then gets the queries Foolbox spent as its budget per sample (`max_queries`, the base's
+  two checks aside) for as many repetitions as fit, skips the bisections, which do not
+  change L0, and starts from a cheaper salt-and-pepper search (`LOW_BUDGET_POINTWISE`).
   `pointwise_kwargs` override these settings.
   """
-  theirs = FoolboxPointwise(seed=seed)(model, images, labels)
-  settings = dict(repetitions=100, max_queries=int(theirs.queries.min()) - 1,
-                  bisection_steps=0, seed=seed)
+  theirs = FoolboxPointwise(init_steps=foolbox_init_steps, seed=seed)(model, images, labels)
+  settings = dict(LOW_BUDGET_POINTWISE, max_queries=int(theirs.queries.min()) - 2,
+                  seed=seed)
   settings.update(pointwise_kwargs)
   ours = pointwise.PointwiseAttack(**settings)(model, images, labels)
   return Comparison("pointwise", ours, theirs)
