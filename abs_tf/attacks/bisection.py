@@ -52,10 +52,18 @@ def bisect(is_adversarial: Callable[[np.ndarray], np.ndarray], low, high,
 
 
 def blend(originals, adversarials, t) -> np.ndarray:
-  """(1 - t) * originals + t * adversarials, float32 [N, 28, 28, 1], for t float [N]."""
-  t = np.asarray(t, np.float64).reshape(-1, 1, 1, 1)
-  mixed = (1.0 - t) * np.asarray(originals, np.float64) + t * np.asarray(adversarials,
-                                                                          np.float64)
+  """clip((1 - t) * originals + t * adversarials) in float64, as float32.
+
+  Args:
+    originals, adversarials: [N, ...] images in [0, 1].
+    t: float [N], one parameter per row.
+
+  Returns:
+    float32 [N, ...], the images the model is asked about.
+  """
+  originals = np.asarray(originals, np.float64)
+  t = np.asarray(t, np.float64).reshape((-1,) + (1,) * (originals.ndim - 1))
+  mixed = (1.0 - t) * originals + t * np.asarray(adversarials, np.float64)
   return np.clip(mixed, 0.0, 1.0).astype(np.float32)
 
 

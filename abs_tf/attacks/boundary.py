@@ -1,9 +1,10 @@
 """The Boundary Attack (L2): a random walk along the decision boundary towards the original.
 
 Start: uniform noise that the model misclassifies (else the closest image of the batch with
-another label), blended towards the original by a binary search. Then, per iteration and sample, up to `max_directions` candidates are drawn
-as in Foolbox 1.3: with the current adversarial a, the original x, d = x - a and a Gaussian
-direction eta projected orthogonally to d and scaled to `spherical_step * |d|`,
+another label), blended towards the original by a binary search. Then, per iteration and
+sample, up to `max_directions` candidates are drawn as in Foolbox 1.3: with the current
+adversarial a, the original x, d = x - a and a Gaussian direction eta projected
+orthogonally to d and scaled to `spherical_step * |d|`,
 
   spherical = clip(x + (eta - d) / sqrt(1 + spherical_step^2))        (on the sphere around x)
   candidate = clip(spherical + l (x - spherical) / |x - spherical|),  (towards x)
@@ -118,7 +119,7 @@ class BoundaryAttack(base.MinimizationAttack):
   # -- queries ------------------------------------------------------------------------
 
   def _evaluate(self, model, flat, rows, labels):
-    """Asks the model about images flat float64 [N, 784] of samples `rows` [N]."""
+    """Asks the model about images flat [N, 784] (cast to float32) of samples `rows` [N]."""
     self._used += np.bincount(rows, minlength=len(self._used))
     images = flat.astype(np.float32).reshape((-1,) + _SHAPE)
     return model.is_adversarial(images, labels[rows], rows)
@@ -162,17 +163,13 @@ class BoundaryAttack(base.MinimizationAttack):
       sub = rows[affordable]
 
       def is_adversarial(t):
-        return self._evaluate(model, self._blend(x[sub], noise[sub], t), sub, labels)
+        return self._evaluate(model, bisection.blend(x[sub], noise[sub], t), sub, labels)
 
       _, high[affordable] = bisection.bisect(is_adversarial, np.zeros(len(sub)),
                                              np.ones(len(sub)), self.init_search_steps)
     starts = x.copy()
-    starts[rows] = self._blend(x[rows], noise[rows], high)
+    starts[rows] = bisection.blend(x[rows], noise[rows], high)
     return starts, found
-
-  @staticmethod
-  def _blend(x, noise, t):
-    return np.clip((1.0 - t[:, None]) * x + t[:, None] * noise, 0.0, 1.0)
 
   # -- one iteration ------------------------------------------------------------------
 
