@@ -72,9 +72,9 @@ def test_infer_signature_exposes_the_reconstructions(exported):
 def test_saved_model_cli_run_the_session_based_loader_of_tf_serving(exported, tmp_path):
   path, images, expected = exported
   np.save(tmp_path / "images.npy", images)
-  cli = pathlib.Path(sys.executable).with_name("saved_model_cli")
   out = subprocess.run(
-      [str(cli), "run", "--dir", str(path), "--tag_set", "serve", "--signature_def",
+      [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "run",
+       "--dir", str(path), "--tag_set", "serve", "--signature_def",
        "serving_default", "--inputs", f"images={tmp_path / 'images.npy'}",
        "--outdir", str(tmp_path / "out")],
       capture_output=True, text=True, timeout=1200,
