@@ -13,8 +13,9 @@ SMALL SETTINGS, so that the benchmark finishes in minutes on 2 cores; the figure
 which depend little on budgets once calls are batched:
 - models: the authors' CNN, and ABS on the authors' decoders with a small latent search
   (`--abs_samples`=1000 prototypes, `--abs_steps`=5 Adam steps; the paper: 10^4 and 20);
-- attacks: reduced budgets (`SMALL` below), e.g. 100 Boundary iterations instead of 5000,
-  one finite-difference step size instead of three; `latent_descent` runs on ABS only.
+- attacks: reduced budgets (`SMALL`, `SMALL_BY_PREFIX` below), e.g. 100 Boundary iterations
+  instead of 5000, 2 BIM iterations and 2 bisection steps, one finite-difference step size
+  instead of three; `latent_descent` runs on ABS only.
 Each (attack, model) is run once on 2 images first, so that graph tracing is not timed.
 
   python benchmarks/attacks.py [--attacks=boundary,pointwise] [--models=cnn,abs] \
@@ -37,13 +38,21 @@ from abs_tf.models import latent_search
 from abs_tf.tools import import_reference_cnn
 from abs_tf.tools import import_reference_weights
 
-# Reduced budgets per attack (names ending in _ge also get one finite-difference step).
+# Reduced budgets per attack; the gradient attacks' by family (prefix), and names ending in
+# _ge also get one finite-difference step size instead of three (a BIM w/ GE at full budget
+# costs ~10^5 queries per sample: hours on ABS).
 SMALL = {
     "boundary": dict(steps=100, directions_per_call=5),
-    "pointwise": dict(init_repetitions=2, pixels_per_call=4),
+    "pointwise": dict(repetitions=1, init_repetitions=2, pixels_per_call=4),
     "gaussian_noise": dict(epsilons=100),
     "salt_and_pepper": dict(epsilons=20, repetitions=2),
     "latent_descent": dict(max_steps=200),
+}
+SMALL_BY_PREFIX = {
+    "fgsm": dict(num_epsilons=100, bisection_steps=2),
+    "fgm": dict(num_epsilons=100, bisection_steps=2),
+    "bim": dict(iterations=2, bisection_steps=2),
+    "mim": dict(iterations=2, bisection_steps=2),
 }
 FD_SMALL = dict(fd_steps=(0.1,))
 ABS_ONLY = ("latent_descent",)
@@ -60,7 +69,7 @@ flags.DEFINE_string("reference_dir", None, "Folder of the authors' weights (defa
 
 
 def small_settings(name: str) -> dict:
-  settings = dict(SMALL.get(name, {}))
+  settings = dict(SMALL.get(name, SMALL_BY_PREFIX.get(name.split("_")[0], {})))
   if name.endswith("_ge"):
     settings.update(FD_SMALL)
   return settings
