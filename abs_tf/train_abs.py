@@ -30,6 +30,10 @@ flags.DEFINE_integer("batch_size", vae_training.TrainConfig.batch_size, "Images 
 flags.DEFINE_float("learning_rate", vae_training.TrainConfig.learning_rate, "Adam's lr.")
 flags.DEFINE_float("kl_anneal_epochs", vae_training.TrainConfig.kl_anneal_epochs,
                    "Epochs over which the KL weight falls from 10 to 1.")
+flags.DEFINE_integer("learning_rate_drop_epoch", None,
+                     "From this epoch on, Adam's lr is multiplied by --learning_rate_drop_factor.")
+flags.DEFINE_float("learning_rate_drop_factor", vae_training.TrainConfig.learning_rate_drop_factor,
+                   "Factor of the learning-rate drop.")
 flags.DEFINE_integer("seed", 0, "Seed of the run.")
 flags.DEFINE_integer("max_images_per_class", None, "Use fewer images (dry runs).")
 flags.DEFINE_string("data_dir", None, "MNIST directory; the shipped copy by default.")
@@ -53,9 +57,9 @@ def train(config: vae_training.TrainConfig, checkpoint_dir, data_dir=None):
 
   def report(record):
     remaining = (total - record["epoch"]) * record["seconds"]
-    logging.info("epoch %d/%d  kl_weight %.2f  reconstruction %.2f nats  KL %.2f nats  "
-                 "%.0f s  (ETA %.0f min)", record["epoch"], total, record["kl_weight"],
-                 record["reconstruction_nats"], record["kl_nats"], record["seconds"],
+    logging.info("epoch %d/%d  lr %.0e  kl_weight %.2f  reconstruction %.2f nats  KL %.2f nats  "
+                 "%.0f s  (ETA %.0f min)", record["epoch"], total, record["learning_rate"],
+                 record["kl_weight"], record["reconstruction_nats"], record["kl_nats"], record["seconds"],
                  remaining / 60)
 
   state = trainer.run(train_split.images, train_split.labels, on_epoch=report)
@@ -69,7 +73,9 @@ def main(argv):
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   config = vae_training.TrainConfig(
       epochs=FLAGS.epochs, batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
-      kl_anneal_epochs=FLAGS.kl_anneal_epochs, seed=FLAGS.seed,
+      kl_anneal_epochs=FLAGS.kl_anneal_epochs,
+      learning_rate_drop_epoch=FLAGS.learning_rate_drop_epoch,
+      learning_rate_drop_factor=FLAGS.learning_rate_drop_factor, seed=FLAGS.seed,
       max_images_per_class=FLAGS.max_images_per_class)
   trainer = train(config, FLAGS.checkpoint_dir, FLAGS.data_dir)
   if FLAGS.export:

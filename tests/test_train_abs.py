@@ -22,6 +22,30 @@ def test_kl_weight_falls_from_10_to_1_over_50_epochs():
   assert vae_training.kl_weight(80, config) == 1.0
 
 
+def test_learning_rate_drops_once_at_its_epoch():
+  config = vae_training.TrainConfig(learning_rate=1e-3, learning_rate_drop_epoch=3,
+                                    learning_rate_drop_factor=0.1)
+  assert [vae_training.learning_rate(e, config) for e in (0, 2, 3, 9)] == pytest.approx(
+      [1e-3, 1e-3, 1e-4, 1e-4])
+  assert vae_training.learning_rate(500, vae_training.TrainConfig()) == 1e-3
+  with pytest.raises(ValueError, match="learning_rate_drop_factor"):
+    vae_training.TrainConfig(learning_rate_drop_factor=0.0)
+
+
+def test_resumed_run_takes_the_scheduled_learning_rate(tmp_path):
+  """Adam's checkpointed step size must not override the schedule after a resume."""
+  from abs_tf.data import mnist
+  train = mnist.load("train")
+  small = dict(batch_size=16, max_images_per_class=16, seed=0)
+  vae_training.VAETrainer(vae_training.TrainConfig(epochs=1, **small), tmp_path).run(
+      train.images, train.labels)
+  config = vae_training.TrainConfig(epochs=2, learning_rate_drop_epoch=1, **small)
+  trainer = vae_training.VAETrainer(config, tmp_path)
+  state = trainer.run(train.images, train.labels)
+  assert state["history"][-1]["learning_rate"] == pytest.approx(1e-4)
+  assert float(trainer.optimizer.learning_rate) == pytest.approx(1e-4)
+
+
 def _run(tmp_path, epochs, export):
   args = [sys.executable, "-m", "abs_tf.train_abs", f"--checkpoint_dir={tmp_path / 'ck'}",
           f"--epochs={epochs}", "--max_images_per_class=64", "--batch_size=32"]

@@ -37,6 +37,8 @@ class TrainConfig:
     learning_rate: Adam's step size.
     kl_weight_start, kl_weight_end, kl_anneal_epochs: the KL weight falls linearly from
       start to end over kl_anneal_epochs epochs (paper: 10 -> 1 over 50).
+    learning_rate_drop_epoch, learning_rate_drop_factor: from this epoch on, Adam's step
+      size is learning_rate * factor (None: constant; the paper does not give a schedule).
     seed: seed of initialisation, shuffling and posterior samples.
     max_images_per_class: use only the first N images of each class (tests).
   """
@@ -46,6 +48,8 @@ class TrainConfig:
   kl_weight_start: float = 10.0
   kl_weight_end: float = 1.0
   kl_anneal_epochs: float = 50.0
+  learning_rate_drop_epoch: Optional[int] = None
+  learning_rate_drop_factor: float = 0.1
   seed: int = 0
   max_images_per_class: Optional[int] = None
 
@@ -55,12 +59,27 @@ class TrainConfig:
         raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
     if not self.learning_rate > 0 or not self.kl_anneal_epochs > 0:
       raise ValueError("learning_rate and kl_anneal_epochs must be > 0.")
+    if not 0 < self.learning_rate_drop_factor <= 1:
+      raise ValueError("learning_rate_drop_factor must be in (0, 1], got "
+                       f"{self.learning_rate_drop_factor}.")
+    if self.learning_rate_drop_epoch is not None and self.learning_rate_drop_epoch < 0:
+      raise ValueError("learning_rate_drop_epoch must be >= 0 or None, got "
+                       f"{self.learning_rate_drop_epoch}.")
 
 
 def kl_weight(epoch: float, config: TrainConfig) -> float:
   """The KL weight at a (fractional) epoch."""
   fraction = min(max(epoch / config.kl_anneal_epochs, 0.0), 1.0)
   return config.kl_weight_start + fraction * (config.kl_weight_end - config.kl_weight_start)
+
+
+def learning_rate(epoch: int, config: TrainConfig) -> float:
+  """Adam's step size during epoch `epoch` (0-based); a function of the epoch, so a resumed
+  run follows the same schedule."""
+  drop = config.learning_rate_drop_epoch
+  if drop is not None and epoch >= drop:
+    return config.learning_rate * config.learning_rate_drop_factor
+  return config.learning_rate
 
 
 def class_images(images: np.ndarray, labels: np.ndarray,
@@ -133,6 +152,8 @@ class VAETrainer:
     while self.state["epoch"] < self.config.epochs:
       epoch = self.state["epoch"]
       start = time.time()
+      # The step size is checkpointed with Adam's state; set it from the schedule.
+      self.optimizer.learning_rate.assign(learning_rate(epoch, self.config))
       rng = np.random.default_rng([self.config.seed, epoch])
       # Each class cycles through its own permutation; smaller classes wrap around.
       orders = [np.resize(rng.permutation(len(x)), steps_per_epoch * b) for x in per_class]
@@ -144,6 +165,7 @@ class VAETrainer:
         recs.append(float(rec))
         kls.append(float(kl))
       record = {"epoch": epoch + 1, "kl_weight": kl_weight(epoch + 1, self.config),
+                "learning_rate": learning_rate(epoch, self.config),
                 "reconstruction_nats": float(np.mean(recs)), "kl_nats": float(np.mean(kls)),
                 "seconds": time.time() - start}
       self.state["epoch"] = epoch + 1
