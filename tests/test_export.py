@@ -13,6 +13,7 @@ import tensorflow as tf
 from abs_tf import registry
 from abs_tf.export import saved_model
 from abs_tf.models import abs_model
+from abs_tf.models import cnn
 from abs_tf.models import latent_search
 from abs_tf.tools import import_reference_weights
 
@@ -89,6 +90,39 @@ def test_saved_model_is_small_and_holds_no_prototypes(exported):
   assert size < 10 * 2**20
   # 300 decoded prototypes x 10 classes x 785 floats would be 9.4 MB.
   assert (path / "variables" / "variables.data-00000-of-00001").stat().st_size < 2 * 2**20
+
+
+def saved_variable_values(path):
+  """Checkpoint keys of the SavedModel's saved variable values, and the values' bytes."""
+  prefix = pathlib.Path(path) / "variables" / "variables"
+  keys = tf.train.load_checkpoint(str(prefix)).get_variable_to_shape_map()
+  values = [k for k in keys if k.endswith("/.ATTRIBUTES/VARIABLE_VALUE")]
+  data = sum(f.stat().st_size for f in prefix.parent.glob("variables.data-*"))
+  return values, data
+
+
+@pytest.fixture(scope="module")
+def exported_cnn(tmp_path_factory):
+  model = cnn.CNN()
+  return model, saved_model.export(model, tmp_path_factory.mktemp("export") / "cnn" / "1")
+
+
+@pytest.mark.parametrize("which", ["cnn", "binary_abs"])
+def test_each_variable_is_saved_once(which, exported, exported_cnn):
+  # Tracking the Keras layers besides `export_variables()` once saved every weight twice.
+  if which == "cnn":
+    model, path = exported_cnn
+  else:
+    path = exported[0]
+    model = registry.load_model(str(path))
+  variables = model.export_variables()
+  values, data = saved_variable_values(path)
+  assert len(values) == len(variables), values
+  expected = sum(int(np.prod(v.shape)) * v.dtype.size for v in variables)
+  assert expected <= data < expected * 1.01 + 64 * 2**10
+  loaded = tf.saved_model.load(str(path))
+  assert [tuple(v.shape) for v in loaded.model_variables] == [
+      tuple(v.shape) for v in variables]
 
 
 @pytest.mark.parametrize("images, error", [

@@ -6,10 +6,15 @@ Layout (TF Serving's versioned directories): `saved_models/<name>/<version>/`, w
                                outputs `logits` and `probabilities`, float32 [None, 10].
 
 Bad input is refused in the graph (NaN, values outside [0, 1]); the signature itself refuses
-other dtypes and shapes. The module's variables are tracked explicitly (`model_variables`),
-which the session-based loader of TF Serving and `saved_model_cli run` need for Keras 3
-layers. `assets/abs_tf_model.json` records the model's kind and configuration so that
-`load_in_memory` can rebuild the Python model with the exported weights.
+other dtypes and shapes. `assets/abs_tf_model.json` records the model's kind and configuration
+so that `load_in_memory` can rebuild the Python model with the exported weights.
+
+What is saved, and why each once: the serving module tracks the model's `export_variables()`
+(`model_variables`, in order; `load_in_memory` reads them back, and the session-based loader of
+TF Serving and `saved_model_cli run` need Keras 3 variables tracked explicitly) and the
+model's resources (`model_resources`: caches' lookup tables, assets such as the nearest
+neighbour's training files). It does not track the model itself: through its Keras layers
+every Keras variable would be saved a second time under another checkpoint key.
 """
 
 import json
@@ -24,23 +29,41 @@ MODEL_JSON = "abs_tf_model.json"
 INPUT_SPEC = tf.TensorSpec([None] + list(classifier.IMAGE_SHAPE), tf.float32, name="images")
 
 
+def _is_resource(value) -> bool:
+  return isinstance(value, (tf.saved_model.Asset, tf.saved_model.experimental.TrackableResource))
+
+
+def model_resources(model: classifier.Classifier) -> list:
+  """The assets and resources (e.g. `cache.ComputedOnce`'s tables) in the model's tf.Module
+  tree, in a fixed order. Keras layers are not tf.Modules, so their variables are not
+  visited (they are saved through `export_variables`)."""
+  return list(model._flatten(predicate=_is_resource))  # pylint: disable=protected-access
+
+
 class ServingModule(tf.Module):
-  """Wraps a `Classifier` for export."""
+  """Wraps a `Classifier` for export; tracks each variable once (see the module docstring).
+
+  A signature that captures a variable or resource outside `export_variables()` and
+  `model_resources()` makes `tf.saved_model.save` fail ("untracked resource"), loudly.
+  """
 
   def __init__(self, model: classifier.Classifier):
     super().__init__(name="serving")
-    self.model = model
+    # The model is reached only through the functions' closures, never as an attribute:
+    # tracked, its Keras layers would save every variable a second time.
     self.model_variables = list(model.export_variables())
-    self.serve = tf.function(self._serve, input_signature=[INPUT_SPEC])
+    self.model_resources = model_resources(model)
+
+    def serve(images):
+      """Args: images float32 [B, 28, 28, 1] in [0, 1]. Returns: dict of logits and
+      probabilities, float32 [B, 10]."""
+      logits = model.logits_graph(classifier.assert_valid_images_graph(images))
+      return {"logits": logits, "probabilities": model.probabilities(logits)}
+
+    self.serve = tf.function(serve, input_signature=[INPUT_SPEC])
     self.extra = model.extra_signatures()
     for name, function in self.extra.items():
       setattr(self, name, function)
-
-  def _serve(self, images):
-    """Args: images float32 [B, 28, 28, 1] in [0, 1]. Returns: dict of logits and
-    probabilities, float32 [B, 10]."""
-    logits = self.model.logits_graph(classifier.assert_valid_images_graph(images))
-    return {"logits": logits, "probabilities": self.model.probabilities(logits)}
 
 
 def export(model: classifier.Classifier, export_dir) -> pathlib.Path:
