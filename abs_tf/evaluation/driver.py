@@ -1,0 +1,253 @@
+"""One evaluation run: plan, run the missing units, store rows, render the table and figures.
+
+  config = driver.EvaluationConfig(models=("cnn", "abs"), profile="standard",
+                                   output_dir="results/standard")
+  summary = driver.evaluate(config)
+
+The run is resumable: the rows already in `output_dir/results.jsonl` are skipped, a chunk
+cut short by a kill is attacked again whole and only its missing rows are written, and rows
+of other budgets are refused (`results.BudgetMismatchError`). Table and figures are rendered
+from all stored rows.
+
+References:
+  Schott et al., ICLR 2019, sections 4-6, Table 1, Figures 2 and 3.
+"""
+
+import dataclasses
+import json
+import pathlib
+import time
+from typing import Dict, List, Optional, Sequence
+
+from absl import logging
+
+from abs_tf.data import mnist
+from abs_tf.evaluation import executor as executor_lib
+from abs_tf.evaluation import figures
+from abs_tf.evaluation import models as models_lib
+from abs_tf.evaluation import plan
+from abs_tf.evaluation import profiles
+from abs_tf.evaluation import progress as progress_lib
+from abs_tf.evaluation import results
+from abs_tf.evaluation import runner as runner_lib
+from abs_tf.evaluation import sanity
+from abs_tf.evaluation import table as table_lib
+
+NUM_TEST_IMAGES = 10_000
+PAPER_MODELS = ("cnn", "binary_cnn", "nearest_neighbor", "madry", "binary_abs", "abs")
+GRADIENT_CHECK_IMAGES = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationConfig:
+  """Settings of a run (what `python -m abs_tf.evaluate` parses its flags into).
+
+  Attributes:
+    models: registry names or SavedModel paths.
+    attacks: attack names, or None for every attack that applies to each model.
+    profile: smoke, standard or paper.
+    output_dir: where results.jsonl, tables and figures go.
+    first_index: first MNIST test image.
+    num_samples: number of test images; None for the profile's.
+    chunk_size: images per work unit; None for the profile's.
+    recheck: finished chunks attacked again at the end to check reproducibility.
+    figures: render figure2.png and figure3.png.
+  """
+  models: Sequence[str] = PAPER_MODELS
+  attacks: Optional[Sequence[str]] = None
+  profile: str = "standard"
+  output_dir: str = "results/standard"
+  first_index: int = 0
+  num_samples: Optional[int] = None
+  chunk_size: Optional[int] = None
+  recheck: int = 1
+  figures: bool = True
+
+  def __post_init__(self):
+    profiles.get_profile(self.profile)  # raises for unknown profiles
+    if not self.models:
+      raise ValueError("models must name at least one model.")
+    if len(set(self.models)) != len(self.models):
+      raise ValueError(f"models must not repeat, got {list(self.models)}.")
+    if self.attacks is not None and not self.attacks:
+      raise ValueError("attacks must name at least one attack (or be None for all).")
+    num = self.samples
+    if not 0 <= self.first_index < NUM_TEST_IMAGES:
+      raise ValueError(f"first_index must lie in [0, {NUM_TEST_IMAGES}), got "
+                       f"{self.first_index}.")
+    if num < 1 or self.first_index + num > NUM_TEST_IMAGES:
+      raise ValueError(f"num_samples must be >= 1 with first_index + num_samples <= "
+                       f"{NUM_TEST_IMAGES}, got first_index={self.first_index}, "
+                       f"num_samples={num}.")
+    if self.chunk_size is not None and self.chunk_size < 1:
+      raise ValueError(f"chunk_size must be >= 1, got {self.chunk_size}.")
+    if self.recheck < 0:
+      raise ValueError(f"recheck must be >= 0, got {self.recheck}.")
+    if not self.output_dir:
+      raise ValueError("output_dir must be set.")
+
+  @property
+  def samples(self) -> int:
+    return (profiles.get_profile(self.profile).num_samples if self.num_samples is None
+            else self.num_samples)
+
+
+@dataclasses.dataclass(frozen=True)
+class Summary:
+  """What a run did.
+
+  Attributes:
+    units_run: work units run by this call.
+    rows_written: rows appended by this call.
+    rows_total: rows in results.jsonl.
+    seconds: wall time of this call.
+    warnings: the sanity warnings.
+    table: Table 1 of all stored rows.
+    outputs: paths written.
+  """
+  units_run: int
+  rows_written: int
+  rows_total: int
+  seconds: float
+  warnings: List[str]
+  table: table_lib.Table
+  outputs: Dict[str, str]
+
+
+def evaluate(config: EvaluationConfig,
+             executor: Optional[executor_lib.Executor] = None,
+             runner: Optional[runner_lib.UnitRunner] = None,
+             model_refs: Sequence[models_lib.ModelRef] = ()) -> Summary:
+  """Runs (or resumes) an evaluation and renders its outputs.
+
+  Args:
+    config: the run's settings.
+    executor: where units run; by default in this process with `runner`.
+    runner: runs units in this process (for the default executor, the reproducibility
+      recheck and the gradient check); holds the model cache.
+    model_refs: descriptions of models to use instead of `models.describe` (e.g. a model
+      put into the runner's cache under its name).
+
+  Raises:
+    ValueError: unknown models or attacks, attacks that apply to no model.
+    results.BudgetMismatchError: the output directory holds rows of other budgets.
+  """
+  start = time.perf_counter()
+  profile = profiles.get_profile(config.profile)
+  runner = runner or runner_lib.UnitRunner()
+  executor = executor or executor_lib.LocalExecutor(runner)
+  given = {ref.name: ref for ref in model_refs}
+  refs = [given.get(name) or models_lib.describe(name, runner.cache) for name in config.models]
+  selected = plan.select_attacks(refs, config.attacks)
+  store = results.ResultStore(config.output_dir)
+  descriptions, planned = {}, {}
+  for ref in refs:
+    for attack in selected[ref.name]:
+      description = plan.budget_description(ref, attack, profile)
+      fingerprint = profiles.fingerprint(description)
+      descriptions[fingerprint] = dict(description, profile=profile.name)
+      planned[(ref.name, attack)] = fingerprint
+  store.check_fingerprints(planned, descriptions)
+
+  num = config.samples
+  labels = runner.test.labels[config.first_index:config.first_index + num]
+  keep = plan.figure_indices(labels, config.first_index)
+  units = plan.make_units(selected, refs, profile, config.first_index, num,
+                          config.chunk_size or profile.chunk_size, keep, store.done)
+  logging.info("%d work units to run (%d rows stored) in %s.", len(units), len(store.rows),
+               store.path)
+  warnings = _gradient_warnings(refs, selected, runner, config.first_index, units)
+  adversarials = results.AdversarialStore(config.output_dir)
+  progress = progress_lib.Progress(units, list(store.rows.values()))
+  written = 0
+  for result in executor.run(units):
+    for index, image in result.adversarials.items():
+      adversarials.save(result.unit.model.slug, result.unit.attack, index, image)
+    written += len(store.append(result.rows))
+    progress.update(result)
+
+  warnings += _recheck(store, refs, planned, profile, runner, config.recheck)
+  rows = list(store.rows.values())
+  warnings += sanity.never_succeeding(rows)
+  for warning in warnings:
+    logging.warning("%s", warning)
+  titles = {ref.name: ref.title for ref in refs}
+  table = table_lib.build(rows, titles)
+  outputs = _render(config, store, rows, table, titles, refs, keep, runner, adversarials)
+  summary = Summary(len(units), written, len(rows), time.perf_counter() - start, warnings,
+                    table, outputs)
+  _write_summary(config, summary)
+  return summary
+
+
+def _gradient_warnings(refs, selected, runner, first_index, units) -> List[str]:
+  """Warns about models whose gradient attacks would see all-zero input gradients."""
+  warnings = []
+  gradient_attacks = set(plan.GRADIENT_FAMILIES) | set(plan.ENVELOPE)
+  for ref in refs:
+    if not any(u.model.name == ref.name and u.attack in gradient_attacks for u in units):
+      continue
+    stop = first_index + GRADIENT_CHECK_IMAGES
+    fraction = sanity.zero_gradient_fraction(runner.cache.get(ref.name),
+                                             runner.test.images[first_index:stop],
+                                             runner.test.labels[first_index:stop])
+    if fraction > 0:
+      warnings.append(f"{ref.name}: the input gradient is exactly zero on {fraction:.0%} of "
+                      f"{GRADIENT_CHECK_IMAGES} test images; its gradient attacks may see "
+                      "nothing (gradient masking).")
+  return warnings
+
+
+def _recheck(store, refs, planned, profile, runner, count) -> List[str]:
+  """Attacks the `count` cheapest stored chunks again and compares the distances."""
+  if not count:
+    return []
+  by_name = {ref.name: ref for ref in refs}
+  warnings = []
+  for model, attack, (start, stop) in sanity.cheapest_batches(
+      list(store.rows.values()), count, set(planned)):
+    ref = by_name[model]
+    description = plan.budget_description(ref, attack, profile)
+    unit = plan.WorkUnit(ref, attack, start, stop,
+                         json.dumps(description["budget"], sort_keys=True), profile.seed,
+                         profile.name, planned[(model, attack)])
+    again = runner.run(unit)
+    stored = [store.rows[key] for key in ((model, attack, i) for i in range(start, stop))
+              if key in store.rows]
+    found = sanity.compare_rerun(stored, again.rows)
+    logging.info("Recheck of %s / %s images %d-%d: %s", model, attack, start, stop - 1,
+                 "reproduced" if not found else f"{len(found)} differences")
+    warnings += found
+  return warnings
+
+
+def _render(config, store, rows, table, titles, refs, keep, runner, adversarials):
+  out = pathlib.Path(config.output_dir)
+  outputs = {"results": str(store.path)}
+  (out / "table.md").write_text(table_lib.to_markdown(table))
+  (out / "table.csv").write_text(table_lib.to_csv(table))
+  outputs.update(table_md=str(out / "table.md"), table_csv=str(out / "table.csv"))
+  if config.figures and rows:
+    figures.figure2(rows, out / "figure2.png", titles)
+    slugs = {ref.name: ref.slug for ref in refs}
+    figures.figure3(rows, runner.test.images, keep, adversarials, slugs,
+                    out / "figure3.png", titles)
+    outputs.update(figure2=str(out / "figure2.png"), figure3=str(out / "figure3.png"))
+  return outputs
+
+
+def _write_summary(config, summary: Summary):
+  """summary.json beside the results, and the summary in the log."""
+  out = pathlib.Path(config.output_dir)
+  counts: Dict[str, int] = {}
+  for model in summary.table.models:
+    counts[model] = summary.table.clean[model].count
+  text = {"config": dataclasses.asdict(config), "units_run": summary.units_run,
+          "rows_written": summary.rows_written, "rows_total": summary.rows_total,
+          "seconds": summary.seconds, "images_per_model": counts,
+          "warnings": summary.warnings, "outputs": summary.outputs}
+  (out / "summary.json").write_text(json.dumps(text, indent=1, default=list) + "\n")
+  logging.info("Done in %s: %d units run, %d rows written, %d rows stored, %d warnings. "
+               "Table: %s", progress_lib.format_seconds(summary.seconds), summary.units_run,
+               summary.rows_written, summary.rows_total, len(summary.warnings),
+               summary.outputs.get("table_md"))

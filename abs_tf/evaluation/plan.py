@@ -1,0 +1,178 @@
+"""What to run: the attacks that apply to each model, cut into picklable work units.
+
+Which attacks apply follows the paper's Table 1 (section 5): decision-based, transfer and
+estimated-gradient (`_ge`) attacks run on every model; the gradient attacks with real
+gradients only on models that have them (autodiff, or the straight-through estimate of the
+binarised models); on ABS models Latent Descent and, as extra rows, the gradient attacks with
+the envelope-theorem gradient (`_envelope`). A SavedModel given by path gets the output-only
+attacks, and the gradient attacks if a tape differentiates it.
+
+A `WorkUnit` is one attack on one model for one chunk of consecutive test images. Chunks are
+aligned to multiples of the chunk size, so a rerun cuts the same chunks and (the attacks being
+seeded per call) computes the same results: a resumed chunk is attacked whole again and only
+its missing rows are written.
+
+References:
+  Schott et al., ICLR 2019, sections 4 and 5, Table 1.
+"""
+
+import dataclasses
+import json
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
+
+import numpy as np
+
+from abs_tf import registry
+from abs_tf.attacks import ATTACKS
+from abs_tf.evaluation import models as models_lib
+from abs_tf.evaluation import profiles
+
+GRADIENT_FAMILIES = profiles.GRADIENT_FAMILIES
+OUTPUT_ONLY = ("transfer_l2", "transfer_linf", "gaussian_noise", "boundary",
+               "salt_and_pepper", "pointwise")
+ESTIMATED = tuple(f"{family}_ge" for family in GRADIENT_FAMILIES)
+ENVELOPE = tuple(f"{family}_envelope" for family in GRADIENT_FAMILIES)
+ABS_ONLY = ENVELOPE + ("latent_descent",)
+
+# Table 1's row order (attacks of one metric together), extra rows after their family.
+ATTACK_ORDER = (
+    "transfer_l2", "gaussian_noise", "boundary", "fgm", "fgm_ge", "fgm_envelope",
+    "bim_l2", "bim_l2_ge", "bim_l2_envelope", "latent_descent",
+    "transfer_linf", "fgsm", "fgsm_ge", "fgsm_envelope", "bim_linf", "bim_linf_ge",
+    "bim_linf_envelope", "mim", "mim_ge", "mim_envelope",
+    "salt_and_pepper", "pointwise")
+
+Key = Tuple[str, str, int]  # (model, attack, test_index)
+
+
+def metric_of(attack: str) -> str:
+  return ATTACKS[attack].metric
+
+
+def applicable_attacks(model: models_lib.ModelRef) -> List[str]:
+  """The attacks of Table 1 that apply to `model`, in ATTACK_ORDER."""
+  names = set(OUTPUT_ONLY) | set(ESTIMATED)
+  if model.gradient in (registry.AUTODIFF, registry.STRAIGHT_THROUGH):
+    names |= set(GRADIENT_FAMILIES)
+  if model.is_abs:
+    names |= set(ABS_ONLY)
+  return [name for name in ATTACK_ORDER if name in names]
+
+
+def select_attacks(models: Sequence[models_lib.ModelRef],
+                   requested: Optional[Sequence[str]]) -> Dict[str, List[str]]:
+  """Attacks to run per model name: the applicable ones, or those of `requested` that apply.
+
+  Raises:
+    ValueError: an unknown attack name, or a requested attack that applies to none of the
+      models (e.g. latent_descent without an ABS model).
+  """
+  if requested is not None:
+    unknown = sorted(set(requested) - set(ATTACKS))
+    if unknown:
+      raise ValueError(f"Unknown attacks {unknown}; known attacks: {sorted(ATTACKS)}.")
+  selected = {}
+  for model in models:
+    applicable = applicable_attacks(model)
+    selected[model.name] = (applicable if requested is None
+                            else [a for a in applicable if a in set(requested)])
+  for name in requested or ():
+    if not any(name in attacks for attacks in selected.values()):
+      raise ValueError(
+          f"Attack {name!r} applies to none of the models {[m.name for m in models]} "
+          f"(latent_descent and *_envelope need an ABS model; fgsm, fgm, bim_*, mim need "
+          "real gradients; use the *_ge variants on the others).")
+  return selected
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkUnit:
+  """One attack on one model for the test images start .. stop - 1 (plain, picklable data).
+
+  Attributes:
+    model: the model's description.
+    attack: attack name (abs_tf.attacks.ATTACKS).
+    start, stop: the chunk of test indices.
+    budget_json: the attack's keyword arguments, JSON.
+    seed: the attack's seed.
+    profile: the profile's name (recorded in the rows).
+    fingerprint: identifies (model weights, attack, budget, seed); stored in every row.
+    keep_adversarials: test indices of the chunk whose adversarials are stored (Figure 3).
+  """
+  model: models_lib.ModelRef
+  attack: str
+  start: int
+  stop: int
+  budget_json: str
+  seed: int
+  profile: str
+  fingerprint: str
+  keep_adversarials: Tuple[int, ...] = ()
+
+  @property
+  def budget(self) -> dict:
+    return json.loads(self.budget_json)
+
+  @property
+  def indices(self) -> np.ndarray:
+    return np.arange(self.start, self.stop)
+
+  @property
+  def metric(self) -> str:
+    return metric_of(self.attack)
+
+
+def budget_description(model: models_lib.ModelRef, attack: str,
+                       profile: profiles.Profile) -> dict:
+  """What the results of (model, attack) depend on, besides the chunking."""
+  return {"model": model.name, "model_fingerprint": model.fingerprint, "attack": attack,
+          "budget": profile.budget(attack), "seed": profile.seed}
+
+
+def figure_indices(labels: np.ndarray, first_index: int) -> Tuple[int, ...]:
+  """For each class, the first test index among `labels` (which start at first_index)."""
+  found = []
+  for label in range(10):
+    hits = np.flatnonzero(np.asarray(labels) == label)
+    if len(hits):
+      found.append(first_index + int(hits[0]))
+  return tuple(found)
+
+
+def make_units(selected: Dict[str, List[str]], models: Sequence[models_lib.ModelRef],
+               profile: profiles.Profile, first_index: int, num_samples: int,
+               chunk_size: int, keep_indices: Iterable[int] = (),
+               done: Set[Key] = frozenset()) -> List[WorkUnit]:
+  """Work units for every (model, attack) and aligned chunk with a missing row.
+
+  Args:
+    selected: attacks per model name (`select_attacks`).
+    models: the models' descriptions.
+    profile: budgets and seed.
+    first_index, num_samples: the test images.
+    chunk_size: images per unit; chunks are [k * chunk_size, (k + 1) * chunk_size) cut to
+      the test images.
+    keep_indices: test indices whose L2 adversarials are stored (Figure 3).
+    done: (model, attack, test_index) keys already in the results.
+
+  Returns:
+    Units, model by model, attack by attack in table order, chunk by chunk.
+  """
+  keep = set(keep_indices)
+  end = first_index + num_samples
+  units = []
+  for model in models:
+    for attack in selected[model.name]:
+      description = budget_description(model, attack, profile)
+      is_l2 = metric_of(attack) == "l2"
+      for chunk_start in range(first_index - first_index % chunk_size, end, chunk_size):
+        start, stop = max(chunk_start, first_index), min(chunk_start + chunk_size, end)
+        if all((model.name, attack, i) in done for i in range(start, stop)):
+          continue
+        units.append(WorkUnit(
+            model=model, attack=attack, start=start, stop=stop,
+            budget_json=json.dumps(description["budget"], sort_keys=True),
+            seed=profile.seed, profile=profile.name,
+            fingerprint=profiles.fingerprint(description),
+            keep_adversarials=tuple(i for i in range(start, stop) if is_l2 and i in keep)))
+  return units

@@ -1,0 +1,119 @@
+"""Evaluation profiles: how many test images, and every attack's budget.
+
+A budget is the keyword arguments of the attack's `__init__` (JSON values only, so that it
+can be fingerprinted, stored beside the results and sent to other processes); `{}` means the
+attack's defaults, which are Foolbox 1.3's, the settings the paper used. The `_ge` (estimated
+gradients) and `_envelope` (ABS) variants of a gradient attack share its family's budget,
+the `_ge` ones extended by `GE_SETTINGS`. Transfer attacks take `substitute_budgets`: the
+budgets of the attacks run on the substitute model, by attack name.
+
+- `smoke`: 3 images, tiny budgets: checks that everything runs (tests, minutes).
+- `standard`: the first 100 test images, budgets cut so the table fits in hours on 2 cores.
+- `paper`: Foolbox 1.3's defaults (e.g. 5000 Boundary iterations), for larger machines.
+
+References:
+  Schott et al., ICLR 2019, section 4 ("we use the implementations in Foolbox v1.3").
+  Rauber et al., Foolbox v1.3 (2018), the attacks' default parameters.
+"""
+
+import dataclasses
+import hashlib
+import json
+from typing import Mapping
+
+GRADIENT_FAMILIES = ("fgsm", "fgm", "bim_linf", "bim_l2", "mim")
+VARIANT_SUFFIXES = ("_ge", "_envelope")
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+  """An evaluation profile.
+
+  Attributes:
+    name: smoke, standard or paper.
+    num_samples: default number of test images (from --first_index).
+    chunk_size: test images attacked together in one work unit.
+    budgets: attack name (or gradient family) -> keyword arguments of the attack.
+    ge_settings: extra keyword arguments of every `_ge` attack (finite differences).
+    seed: seed of every attack.
+  """
+  name: str
+  num_samples: int
+  chunk_size: int
+  budgets: Mapping[str, Mapping] = dataclasses.field(default_factory=dict)
+  ge_settings: Mapping[str, object] = dataclasses.field(default_factory=dict)
+  seed: int = 0
+
+  def budget(self, attack: str) -> dict:
+    """The keyword arguments of `attack` under this profile (a fresh, JSON-able dict)."""
+    family = attack
+    for suffix in VARIANT_SUFFIXES:
+      if attack.endswith(suffix) and attack[:-len(suffix)] in GRADIENT_FAMILIES:
+        family = attack[:-len(suffix)]
+    settings = dict(self.budgets.get(attack, self.budgets.get(family, {})))
+    if attack.endswith("_ge") and family != attack:
+      settings.update(self.ge_settings)
+    return json.loads(json.dumps(settings))  # deep copy; lists for tuples
+
+
+def fingerprint(description: Mapping) -> str:
+  """12 hex digits identifying a JSON-able description (sorted keys)."""
+  text = json.dumps(description, sort_keys=True, separators=(",", ":"))
+  return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _substitute(single: dict, iterative: dict) -> dict:
+  return {"fgsm": single, "fgm": single, "bim_linf": iterative, "bim_l2": iterative}
+
+
+_SMOKE_SINGLE = {"num_epsilons": 10, "bisection_steps": 2}
+_SMOKE_ITERATIVE = {"iterations": 2, "bisection_steps": 2}
+SMOKE = Profile(
+    name="smoke", num_samples=3, chunk_size=3,
+    budgets={
+        "fgsm": _SMOKE_SINGLE, "fgm": _SMOKE_SINGLE,
+        "bim_linf": _SMOKE_ITERATIVE, "bim_l2": _SMOKE_ITERATIVE, "mim": _SMOKE_ITERATIVE,
+        "boundary": {"steps": 20, "max_directions": 5, "init_draws": 50,
+                     "init_search_steps": 5},
+        "pointwise": {"repetitions": 1, "init_repetitions": 2, "init_epsilons": 20,
+                      "bisection_steps": 2, "max_passes": 2, "pixels_per_call": 16,
+                      "max_queries": 500},
+        "gaussian_noise": {"epsilons": 20, "epsilons_per_call": 20},
+        "salt_and_pepper": {"epsilons": 20, "repetitions": 2, "epsilons_per_call": 20},
+        "latent_descent": {"max_steps": 50, "search_steps": 4},
+        "transfer_l2": {"substitute_budgets": _substitute(_SMOKE_SINGLE, _SMOKE_ITERATIVE),
+                        "bisection_steps": 4},
+        "transfer_linf": {"substitute_budgets": _substitute(_SMOKE_SINGLE, _SMOKE_ITERATIVE),
+                          "bisection_steps": 4},
+    },
+    ge_settings={"fd_steps": [0.1]})
+
+# Standard: see the README's "Evaluation" section for the measured cost of each row.
+_STANDARD_SINGLE = {"num_epsilons": 100, "bisection_steps": 10}
+_STANDARD_ITERATIVE = {"iterations": 10, "bisection_steps": 10}
+STANDARD = Profile(
+    name="standard", num_samples=100, chunk_size=10,
+    budgets={
+        "fgsm": _STANDARD_SINGLE, "fgm": _STANDARD_SINGLE,
+        "bim_linf": _STANDARD_ITERATIVE, "bim_l2": _STANDARD_ITERATIVE,
+        "mim": _STANDARD_ITERATIVE,
+        "boundary": {"steps": 1000, "max_queries": 5000},
+        "pointwise": {"repetitions": 2, "max_queries": 5000},
+        "gaussian_noise": {"epsilons": 100},
+        "salt_and_pepper": {"epsilons": 100, "repetitions": 3},
+        "latent_descent": {"max_steps": 500},
+        "transfer_l2": {},
+        "transfer_linf": {},
+    },
+    ge_settings={"fd_steps": [0.01, 0.5]})
+
+# The paper does not say how many test images it attacked.
+PAPER = Profile(name="paper", num_samples=1000, chunk_size=10)
+
+PROFILES = {p.name: p for p in (SMOKE, STANDARD, PAPER)}
+
+
+def get_profile(name: str) -> Profile:
+  if name not in PROFILES:
+    raise ValueError(f"Unknown profile {name!r}; known profiles: {sorted(PROFILES)}.")
+  return PROFILES[name]

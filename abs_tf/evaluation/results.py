@@ -1,0 +1,211 @@
+"""The evaluation's state: results.jsonl (append-only rows) and the stored adversarials.
+
+`results.jsonl` holds one JSON object per line and per (model, attack, test_index): a `Row`.
+It is the only state of a run. Rows are appended one work unit at a time, flushed and
+fsynced, so a killed run loses at most the unit it was running; a last line cut short by
+the kill is dropped (and cut from the file) when the store is opened again. Rows of one
+(model, attack) must share one budget fingerprint: `check_fingerprints` refuses to add rows
+of another budget, so results of different budgets never mix in one table.
+
+`budgets.json` beside it maps each fingerprint to what it stands for (model weights, attack,
+budget, seed), for readers. Adversarials kept for Figure 3 are .npy files under
+`adversarials/<model>/<attack>/<test_index>.npy`, each written whole (temporary file, rename).
+
+References:
+  Croce & Hein, ICML 2020 (AutoAttack: evaluation state saved and resumed).
+"""
+
+import dataclasses
+import json
+import math
+import os
+import pathlib
+from typing import Dict, Iterable, List, Mapping, Optional, Set
+
+from absl import logging
+import numpy as np
+
+RESULTS_FILE = "results.jsonl"
+BUDGETS_FILE = "budgets.json"
+ADVERSARIALS_DIR = "adversarials"
+
+
+class BudgetMismatchError(ValueError):
+  """Rows of another budget (or other weights) are already stored for a (model, attack)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+  """The result of one attack on one test image.
+
+  Attributes:
+    model: registry name or SavedModel path.
+    attack: attack name.
+    metric: l0, l2 or linf.
+    test_index: index in the MNIST test set.
+    label: its true label.
+    distance: minimal adversarial distance found; 0 if the clean image is misclassified,
+      inf if the attack failed.
+    queries: model queries spent on this image.
+    seconds: wall time of the work unit divided by its number of images.
+    profile: the profile's name.
+    fingerprint: the budget fingerprint (see budgets.json).
+    batch: [start, stop), the test indices attacked together (results depend on the batch
+      through the attacks' shared random generator).
+  """
+  model: str
+  attack: str
+  metric: str
+  test_index: int
+  label: int
+  distance: float
+  queries: int
+  seconds: float
+  profile: str
+  fingerprint: str
+  batch: tuple
+
+  @property
+  def key(self):
+    return (self.model, self.attack, self.test_index)
+
+  def to_json(self) -> str:
+    values = dataclasses.asdict(self)
+    values["distance"] = "inf" if math.isinf(self.distance) else self.distance
+    values["batch"] = list(self.batch)
+    return json.dumps(values)
+
+  @classmethod
+  def from_json(cls, line: str) -> "Row":
+    values = json.loads(line)
+    values["distance"] = float(values["distance"])
+    values["batch"] = tuple(values["batch"])
+    return cls(**values)
+
+
+class ResultStore:
+  """results.jsonl and budgets.json in one output directory."""
+
+  def __init__(self, output_dir):
+    self.dir = pathlib.Path(output_dir)
+    self.path = self.dir / RESULTS_FILE
+    self.budgets_path = self.dir / BUDGETS_FILE
+    self.dir.mkdir(parents=True, exist_ok=True)
+    self.rows: Dict[tuple, Row] = {}
+    self._load()
+
+  def _load(self):
+    if not self.path.exists():
+      return
+    data = self.path.read_bytes()
+    lines = data.split(b"\n")
+    complete, tail = lines[:-1], lines[-1]  # tail is b"" when the file ends with "\n"
+    if tail:
+      logging.warning("%s: dropping an incomplete last line (%d bytes), left by a killed "
+                      "run; its unit runs again.", self.path, len(tail))
+      with open(self.path, "r+b") as f:
+        f.truncate(len(data) - len(tail))
+        f.flush()
+        os.fsync(f.fileno())
+    for number, line in enumerate(complete, 1):
+      if not line.strip():
+        continue
+      try:
+        row = Row.from_json(line.decode())
+      except (ValueError, TypeError, KeyError) as error:
+        raise ValueError(f"{self.path}:{number} is not a result row ({error}); the file "
+                         "is damaged beyond a cut-off last line.") from error
+      if row.key in self.rows:
+        logging.warning("%s:%d repeats %s; keeping the first.", self.path, number, row.key)
+        continue
+      self.rows[row.key] = row
+
+  @property
+  def done(self) -> Set[tuple]:
+    return set(self.rows)
+
+  def fingerprints(self) -> Dict[tuple, Set[str]]:
+    """(model, attack) -> the budget fingerprints of its stored rows."""
+    found: Dict[tuple, Set[str]] = {}
+    for row in self.rows.values():
+      found.setdefault((row.model, row.attack), set()).add(row.fingerprint)
+    return found
+
+  def check_fingerprints(self, planned: Mapping[tuple, str], descriptions: Mapping[str, dict]):
+    """Refuses a run whose budgets differ from those of the stored rows.
+
+    Args:
+      planned: (model, attack) -> the fingerprint this run would write.
+      descriptions: fingerprint -> what it stands for (written to budgets.json).
+
+    Raises:
+      BudgetMismatchError: listing every (model, attack) whose stored rows have another
+        fingerprint, with both descriptions.
+    """
+    stored = self.budgets()
+    conflicts = []
+    for pair, fingerprints in sorted(self.fingerprints().items()):
+      if pair in planned and fingerprints != {planned[pair]}:
+        old = sorted(fingerprints - {planned[pair]})
+        conflicts.append(f"  {pair[0]} / {pair[1]}: stored {old} "
+                         f"({[stored.get(f, '?') for f in old]}), this run "
+                         f"{planned[pair]} ({descriptions.get(planned[pair])})")
+    if conflicts:
+      raise BudgetMismatchError(
+          f"{self.path} holds results of other budgets (or other model weights) than this "
+          "run's, and results of different budgets must not mix:\n" + "\n".join(conflicts)
+          + "\nRerun with the profile and settings of the stored rows, or write to another "
+          "--output_dir.")
+    merged = dict(stored)
+    merged.update(descriptions)
+    if merged != stored:
+      _write_atomic(self.budgets_path, json.dumps(merged, indent=1, sort_keys=True).encode())
+
+  def budgets(self) -> Dict[str, dict]:
+    if not self.budgets_path.exists():
+      return {}
+    return json.loads(self.budgets_path.read_text())
+
+  def append(self, rows: Iterable[Row]) -> List[Row]:
+    """Appends the rows not stored yet, then flushes and fsyncs; returns those written."""
+    new = [row for row in rows if row.key not in self.rows]
+    if not new:
+      return []
+    with open(self.path, "a", encoding="utf-8") as f:
+      f.write("".join(row.to_json() + "\n" for row in new))
+      f.flush()
+      os.fsync(f.fileno())
+    for row in new:
+      self.rows[row.key] = row
+    return new
+
+
+class AdversarialStore:
+  """Adversarials kept for Figure 3: adversarials/<model>/<attack>/<test_index>.npy."""
+
+  def __init__(self, output_dir):
+    self.dir = pathlib.Path(output_dir) / ADVERSARIALS_DIR
+
+  def path(self, model_slug: str, attack: str, test_index: int) -> pathlib.Path:
+    return self.dir / model_slug / attack / f"{test_index}.npy"
+
+  def save(self, model_slug: str, attack: str, test_index: int, image: np.ndarray):
+    """Writes one adversarial, float32 [28, 28, 1], whole or not at all."""
+    path = self.path(model_slug, attack, test_index)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, np.asarray(image, np.float32))
+    os.replace(tmp, path)
+
+  def load(self, model_slug: str, attack: str, test_index: int) -> Optional[np.ndarray]:
+    path = self.path(model_slug, attack, test_index)
+    return np.load(path) if path.exists() else None
+
+
+def _write_atomic(path: pathlib.Path, data: bytes):
+  tmp = path.with_name(path.name + ".tmp")
+  with open(tmp, "wb") as f:
+    f.write(data)
+    f.flush()
+    os.fsync(f.fileno())
+  os.replace(tmp, path)
