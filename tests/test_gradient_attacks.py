@@ -201,3 +201,26 @@ def test_reduced_calibration_against_the_paper(reference_cnn, test_split):
       reference_cnn, images, labels).distances) for name, budget in budgets.items()}
   for name, median in medians.items():
     assert abs(median / PAPER_CNN[name] - 1) <= 0.3, (name, median)
+
+
+class SaturatedMeanThreshold(classifier.Classifier):
+  """`MeanThreshold` with logits 30 times larger: far from the boundary the cross-entropy
+  gradient underflows CleverHans' 1e-12 floor on its squared norm."""
+
+  def logits_graph(self, images):
+    return 30.0 * MeanThreshold().logits_graph(images)
+
+
+def test_fgm_steps_along_a_gradient_below_cleverhans_floor():
+  model = SaturatedMeanThreshold()
+  images = np.zeros((1, 28, 28, 1), np.float32)
+  labels = np.zeros(1, np.int64)
+  x = tf.constant(images)
+  with tf.GradientTape() as tape:
+    tape.watch(x)
+    loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, model(x))
+  assert 0 < np.linalg.norm(tape.gradient(loss, x).numpy()) < 1e-8  # floor: 1e-6
+  # Every pixel's gradient is equal: the class flips at a mean of 0.35, an L2 of 0.35 * 28.
+  result = gradient_attacks.FGM(num_epsilons=100, bisection_steps=8)(model, images, labels)
+  assert result.success.all()
+  assert 0.35 * 28 - 1e-4 <= result.distances[0] <= 0.35 * 28 + 0.28 / 2**8 + 1e-4
