@@ -62,8 +62,8 @@ def is_differentiable(model: classifier.Classifier) -> bool:
   try:
     with tf.GradientTape() as tape:
       tape.watch(images)
-      logits = model.logits_graph(images)
-    gradient = tape.gradient(logits[:, 0], images)
+      target = model.logits_graph(images)[:, 0]
+    gradient = tape.gradient(target, images)
   except (LookupError, TypeError, ValueError, tf.errors.OpError):
     return False
   return gradient is not None and bool(np.all(np.isfinite(gradient.numpy())))

@@ -80,7 +80,7 @@ SMOKE = Profile(
                       "max_queries": 500},
         "gaussian_noise": {"epsilons": 20, "epsilons_per_call": 20},
         "salt_and_pepper": {"epsilons": 20, "repetitions": 2, "epsilons_per_call": 20},
-        "latent_descent": {"max_steps": 50, "search_steps": 4},
+        "latent_descent": {"max_steps": 200, "search_steps": 4},
         "transfer_l2": {"substitute_budgets": _substitute(_SMOKE_SINGLE, _SMOKE_ITERATIVE),
                         "bisection_steps": 4},
         "transfer_linf": {"substitute_budgets": _substitute(_SMOKE_SINGLE, _SMOKE_ITERATIVE),

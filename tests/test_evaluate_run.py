@@ -1,0 +1,157 @@
+"""The evaluation end to end on 3 test images with the smoke budgets: the CNN, the nearest
+neighbour, a SavedModel given by path and an ABS with a tiny latent search; resuming after a
+kill, refusing other budgets, and the command line's errors."""
+
+import json
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from abs_tf import registry
+from abs_tf.evaluation import driver
+from abs_tf.evaluation import models as models_lib
+from abs_tf.evaluation import results
+from abs_tf.evaluation import runner as runner_lib
+from abs_tf.models import abs_model
+from abs_tf.models import latent_search
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+ATTACKS = ("fgsm", "gaussian_noise", "salt_and_pepper", "latent_descent", "fgsm_envelope")
+# The shipped ABS decoders with a tiny latent search: fast, and still an ABS model.
+TINY_SEARCH = latent_search.LatentSearchConfig(num_samples=50, num_steps=2)
+TINY_ABS = models_lib.ModelRef("tiny_abs", "ABS (tiny search)", registry.ENVELOPE,
+                               is_abs=True, fingerprint="tiny-search-50-2")
+
+
+@pytest.fixture(scope="module")
+def runner(test_split):
+  shipped = registry.load_model("abs")
+  runner = runner_lib.UnitRunner(test_split=test_split)
+  runner.cache.put("tiny_abs", abs_model.ABS(shipped.decoders,
+                                             abs_model.ABSConfig(search=TINY_SEARCH)))
+  return runner
+
+
+def _config(output_dir, **kwargs):
+  settings = dict(models=("cnn", "tiny_abs"), attacks=ATTACKS, profile="smoke",
+                  output_dir=str(output_dir), num_samples=3)
+  settings.update(kwargs)
+  return driver.EvaluationConfig(**settings)
+
+
+@pytest.fixture(scope="module")
+def first_run(runner, tmp_path_factory):
+  output_dir = tmp_path_factory.mktemp("smoke")
+  summary = driver.evaluate(_config(output_dir), runner=runner, model_refs=[TINY_ABS])
+  return output_dir, summary
+
+
+def _results(output_dir):
+  """Rows without their timings, which differ between runs."""
+  return {row.key: (row.distance, row.queries, row.label, row.fingerprint, row.batch)
+          for row in results.ResultStore(output_dir).rows.values()}
+
+
+def test_smoke_run_writes_every_row_and_output(first_run):
+  output_dir, summary = first_run
+  rows = results.ResultStore(output_dir).rows
+  expected = {("cnn", a) for a in ("fgsm", "gaussian_noise", "salt_and_pepper")} | {
+      ("tiny_abs", a) for a in ("gaussian_noise", "salt_and_pepper", "latent_descent",
+                                "fgsm_envelope")}
+  assert {(m, a) for m, a, _ in rows} == expected
+  assert len(rows) == 3 * len(expected) == summary.rows_written == summary.rows_total
+  for row in rows.values():
+    assert row.distance >= 0 and row.queries > 0 and row.batch == (0, 3)
+    assert row.label == int(np.asarray(row.label))
+  assert all(rows[("tiny_abs", "latent_descent", i)].distance < np.inf for i in range(3))
+  for name in ("table.md", "table.csv", "figure2.png", "figure3.png", "summary.json",
+               "budgets.json"):
+    assert (output_dir / name).stat().st_size > 0
+  table_md = (output_dir / "table.md").read_text()
+  assert "| Latent Descent |" in table_md and "**All L2 Attacks**" in table_md
+  # Figure 3's images (the first of each class: 0 is a 7, 1 a 2, 2 a 1), L2 attacks only.
+  stored = sorted(p.relative_to(output_dir / "adversarials").as_posix()
+                  for p in (output_dir / "adversarials").rglob("*.npy"))
+  assert {s.split("/")[1] for s in stored} <= {"gaussian_noise", "latent_descent"}
+  assert "tiny_abs/latent_descent/0.npy" in stored
+  assert json.loads((output_dir / "summary.json").read_text())["rows_total"] == len(rows)
+
+
+def test_rerun_is_a_no_op(first_run, runner):
+  output_dir, _ = first_run
+  before = (output_dir / results.RESULTS_FILE).read_bytes()
+  summary = driver.evaluate(_config(output_dir, recheck=0), runner=runner,
+                            model_refs=[TINY_ABS])
+  assert summary.units_run == 0 and summary.rows_written == 0
+  assert (output_dir / results.RESULTS_FILE).read_bytes() == before
+
+
+def test_resume_after_a_kill_is_identical_and_without_duplicates(first_run, runner,
+                                                                 tmp_path):
+  output_dir, _ = first_run
+  killed = tmp_path / "killed"
+  shutil.copytree(output_dir, killed)
+  lines = (killed / results.RESULTS_FILE).read_text().splitlines(keepends=True)
+  # The kill hit the last unit's write: its last row is missing, the one before cut short.
+  (killed / results.RESULTS_FILE).write_text("".join(lines[:-2]) + lines[-2][:30])
+  summary = driver.evaluate(_config(killed, recheck=0), runner=runner, model_refs=[TINY_ABS])
+  assert summary.units_run == 1 and summary.rows_written == 2
+  assert len((killed / results.RESULTS_FILE).read_text().splitlines()) == len(lines)
+  assert _results(killed) == _results(output_dir)
+
+
+def test_other_budgets_are_refused(first_run, runner):
+  output_dir, _ = first_run
+  before = (output_dir / results.RESULTS_FILE).read_bytes()
+  with pytest.raises(results.BudgetMismatchError, match="cnn / gaussian_noise"):
+    driver.evaluate(_config(output_dir, profile="standard", attacks=("gaussian_noise",)),
+                    runner=runner, model_refs=[TINY_ABS])
+  assert (output_dir / results.RESULTS_FILE).read_bytes() == before
+
+
+def test_more_models_join_the_same_table(first_run, runner, tmp_path):
+  output_dir, _ = first_run
+  joined = tmp_path / "joined"
+  shutil.copytree(output_dir, joined)
+  path = str(registry.saved_model_path("cnn"))
+  summary = driver.evaluate(
+      _config(joined, models=("nearest_neighbor", path), attacks=("fgsm", "salt_and_pepper"),
+              recheck=1), runner=runner)
+  assert summary.rows_written == 2 * 2 * 3
+  assert summary.table.models == ["cnn", "nearest_neighbor", "tiny_abs", path]
+  # The SavedModel given by path is the CNN: same weights, same deterministic results.
+  rows = results.ResultStore(joined).rows
+  for i in range(3):
+    assert rows[(path, "fgsm", i)].distance == pytest.approx(rows[("cnn", "fgsm", i)].distance)
+  assert not [w for w in summary.warnings if "not reproducible" in w]
+
+
+def test_config_errors_say_what_was_expected(tmp_path, runner):
+  with pytest.raises(ValueError, match="num_samples must be >= 1"):
+    _config(tmp_path, num_samples=0)
+  with pytest.raises(ValueError, match="first_index must lie in"):
+    _config(tmp_path, first_index=10_000)
+  with pytest.raises(ValueError, match="first_index \\+ num_samples <= 10000"):
+    _config(tmp_path, first_index=9_999, num_samples=2)
+  with pytest.raises(ValueError, match="Unknown profile"):
+    _config(tmp_path, profile="quick")
+  with pytest.raises(ValueError, match="must not repeat"):
+    _config(tmp_path, models=("cnn", "cnn"))
+  with pytest.raises(ValueError, match="Unknown model 'resnet'"):
+    driver.evaluate(_config(tmp_path, models=("resnet",)), runner=runner)
+  with pytest.raises(ValueError, match="latent_descent.*applies to none"):
+    driver.evaluate(_config(tmp_path, models=("cnn",), attacks=("latent_descent",)),
+                    runner=runner)
+
+
+def test_command_line_reports_bad_flags(tmp_path):
+  result = subprocess.run(
+      [sys.executable, "-m", "abs_tf.evaluate", "--models=cnn", "--attacks=fgsm,nope",
+       "--profile=smoke", f"--output_dir={tmp_path}"],
+      capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
+  assert result.returncode != 0
+  assert "Unknown attacks ['nope']" in result.stderr

@@ -1,0 +1,157 @@
+"""Table 1 from hand-made rows (medians, threshold accuracies, 0 and inf, "All" rows), the
+paper's transcribed numbers, profiles and the plan: fast, no model is loaded."""
+
+import csv
+import io
+import math
+
+import numpy as np
+import pytest
+
+from abs_tf import registry
+from abs_tf.evaluation import models as models_lib
+from abs_tf.evaluation import paper_table
+from abs_tf.evaluation import plan
+from abs_tf.evaluation import profiles
+from abs_tf.evaluation import results
+from abs_tf.evaluation import table
+
+INF = math.inf
+
+
+def _rows(model, attack, distances, metric=None):
+  metric = metric or plan.metric_of(attack)
+  return [results.Row(model, attack, metric, i, i % 10, float(d), 1, 0.1, "smoke", "f", (0, 4))
+          for i, d in enumerate(distances)]
+
+
+@pytest.fixture
+def rows():
+  return (_rows("cnn", "boundary", [0.0, 1.0, 2.0, INF]) +
+          _rows("cnn", "fgm", [0.0, 3.0, 1.0, INF]) +
+          _rows("cnn", "fgsm", [0.0, 0.3, 0.31, 0.1]) +
+          _rows("abs", "latent_descent", [5.0, 1.5, INF, INF]) +
+          _rows("abs", "pointwise", [12.0, 13.0, 40.0, INF]))
+
+
+def test_median_and_threshold_accuracy(rows):
+  built = table.build(rows)
+  boundary = built.cells[("boundary", "cnn")]
+  assert boundary.median == 1.5 and boundary.accuracy == 0.5 and boundary.count == 4
+  # An adversarial exactly at the threshold counts against the model (0.3 in L-inf, 12 in L0).
+  assert built.cells[("fgsm", "cnn")].accuracy == 0.25
+  assert built.cells[("pointwise", "abs")].accuracy == 0.75
+  assert built.cells[("latent_descent", "abs")].median == INF
+  assert built.cells[("latent_descent", "abs")].accuracy == 0.75  # 1.5 is not above 1.5
+
+
+def test_all_rows_take_the_per_sample_minimum(rows):
+  built = table.build(rows)
+  all_l2 = built.cells[("all_l2", "cnn")]  # min(boundary, fgm) per image: 0, 1, 1, inf
+  assert all_l2.median == 1.0 and all_l2.accuracy == 0.25 and all_l2.count == 4
+  assert built.cells[("all_l2", "abs")].median == INF  # 1.5, 5, inf, inf
+  assert built.cells[("all_linf", "cnn")].median == pytest.approx(0.2)
+  assert ("all_linf", "abs") not in built.cells
+  assert built.rows[-1] == ("all_l0", "l0")
+
+
+def test_clean_accuracy_counts_misclassified_images(rows):
+  built = table.build(rows)
+  assert built.clean["cnn"].accuracy == 0.75  # image 0 is at distance 0 in every row
+  assert built.clean["abs"].accuracy == 1.0
+
+
+def test_rows_follow_table1_and_models_the_paper_columns(rows):
+  built = table.build(rows)
+  assert built.models == [m for m in registry.MODELS if m in ("cnn", "abs")]
+  assert [key for key, _ in built.rows] == ["boundary", "fgm", "latent_descent", "all_l2",
+                                           "fgsm", "all_linf", "pointwise", "all_l0"]
+
+
+def test_markdown_has_ours_beside_the_papers(rows):
+  text = table.to_markdown(table.build(rows))
+  assert "| Boundary Attack | 1.50 / 50% (1.20 / 21%) | —" in text  # ABS: no Boundary row
+  assert "∞ / 75%" in text
+  assert "**All L2 Attacks** | 1.00 / 25% (1.10 / 8%) | ∞ / 75% (2.30 / 80%) |" in text
+  assert "| Pointwise Attack | — (9.0 / 19%) | 26.5 / 75% (22.0 / 78%) |" in text
+
+
+def test_csv_holds_numbers(rows):
+  parsed = list(csv.DictReader(io.StringIO(table.to_csv(table.build(rows)))))
+  cell = [r for r in parsed if r["row"] == "all_l2" and r["model"] == "abs"][0]
+  assert float(cell["median"]) == INF and float(cell["accuracy"]) == 0.75
+  assert float(cell["paper_median"]) == 2.3 and float(cell["paper_accuracy"]) == 0.8
+  clean = [r for r in parsed if r["row"] == "clean" and r["model"] == "cnn"][0]
+  assert float(clean["accuracy"]) == 0.75 and float(clean["paper_accuracy"]) == 0.991
+
+
+def test_paper_table_transcribed():
+  assert paper_table.PAPER_TABLE["boundary"]["madry"] == (1.4, 0.37)
+  assert paper_table.PAPER_TABLE["all_linf"]["binary_abs"] == (0.44, 0.77)
+  assert paper_table.PAPER_TABLE["bim_l2_ge"]["binary_cnn"] == (INF, 0.50)
+  assert paper_table.PAPER_TABLE["salt_and_pepper"]["abs"] == (182.5, 0.95)
+  assert paper_table.PAPER_TABLE["all_l0"]["binary_abs"] == (36.0, 0.82)
+  # Real-gradient rows are empty for the nearest neighbour and the ABS models.
+  for row in ("fgm", "bim_l2", "fgsm", "bim_linf", "mim"):
+    assert set(paper_table.PAPER_TABLE[row]) == {"cnn", "binary_cnn", "madry"}
+  assert len(paper_table.PAPER_TABLE) == 19
+  for name, accuracy in paper_table.PAPER_CLEAN_ACCURACY.items():
+    assert registry.MODELS[name].paper_clean_accuracy == accuracy
+  for row, cells in paper_table.PAPER_TABLE.items():
+    metric = row[4:] if row.startswith("all_") else plan.metric_of(row)
+    for median, accuracy in cells.values():
+      assert 0 <= accuracy <= 1 and median > 0
+      if median < INF and accuracy < 0.5:  # fewer than half robust: median below epsilon
+        assert median <= table.THRESHOLDS[metric]
+
+
+def _ref(name, gradient, **kwargs):
+  return models_lib.ModelRef(name, name, gradient, fingerprint="w", **kwargs)
+
+
+def test_plan_follows_table1():
+  cnn = plan.applicable_attacks(_ref("cnn", registry.AUTODIFF))
+  binary_cnn = plan.applicable_attacks(_ref("binary_cnn", registry.STRAIGHT_THROUGH,
+                                            binarized=True))
+  abs_ = plan.applicable_attacks(_ref("abs", registry.ENVELOPE, is_abs=True))
+  output_only = plan.applicable_attacks(_ref("/my/model", None))
+  assert cnn == binary_cnn and "fgsm" in cnn and "latent_descent" not in cnn
+  assert not any(a.endswith("_envelope") for a in cnn)
+  assert "fgsm" not in abs_ and {"latent_descent", "fgsm_envelope", "fgsm_ge"} <= set(abs_)
+  assert set(output_only) == set(plan.OUTPUT_ONLY) | set(plan.ESTIMATED)
+  assert len(abs_) == 22 - 5 and len(cnn) == 22 - 6
+
+
+def test_select_attacks_rejects_what_applies_to_no_model():
+  refs = [_ref("cnn", registry.AUTODIFF)]
+  assert plan.select_attacks(refs, ["boundary", "fgsm"]) == {"cnn": ["boundary", "fgsm"]}
+  with pytest.raises(ValueError, match="Unknown attacks \\['nope'\\]"):
+    plan.select_attacks(refs, ["nope"])
+  with pytest.raises(ValueError, match="latent_descent.*applies to none"):
+    plan.select_attacks(refs, ["latent_descent"])
+
+
+def test_units_are_aligned_chunks_without_finished_ones():
+  refs = [_ref("cnn", registry.AUTODIFF)]
+  units = plan.make_units({"cnn": ["boundary", "fgsm"]}, refs, profiles.SMOKE, 5, 12, 10,
+                          keep_indices=[7], done={("cnn", "fgsm", i) for i in range(5, 10)})
+  assert [(u.attack, u.start, u.stop) for u in units] == [
+      ("boundary", 5, 10), ("boundary", 10, 17), ("fgsm", 10, 17)]
+  assert units[0].keep_adversarials == (7,) and units[2].keep_adversarials == ()  # L2 only
+  assert units[0].budget == profiles.SMOKE.budget("boundary")
+  assert units[0].fingerprint != units[2].fingerprint
+  assert plan.figure_indices(np.array([3, 1, 3, 0]), 100) == (103, 101, 100)
+
+
+def test_profile_budgets():
+  assert profiles.PAPER.budget("boundary") == {}  # the attacks' defaults: Foolbox 1.3's
+  ge = profiles.STANDARD.budget("bim_l2_ge")
+  assert ge["fd_steps"] == [0.01, 0.5] and ge["iterations"] == 10
+  assert profiles.STANDARD.budget("bim_l2_envelope") == profiles.STANDARD.budget("bim_l2")
+  assert "fd_steps" not in profiles.STANDARD.budget("fgsm")
+  with pytest.raises(ValueError, match="Unknown profile"):
+    profiles.get_profile("huge")
+  description = {"attack": "fgsm", "budget": {"a": 1}}
+  assert profiles.fingerprint(description) == profiles.fingerprint(dict(description))
+  assert profiles.fingerprint(description) != profiles.fingerprint(
+      {"attack": "fgsm", "budget": {"a": 2}})
