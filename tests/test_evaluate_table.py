@@ -4,6 +4,7 @@ paper's transcribed numbers, profiles and the plan: fast, no model is loaded."""
 import csv
 import io
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -140,13 +141,25 @@ def test_units_are_aligned_chunks_without_finished_ones():
   assert units[0].keep_adversarials == (7,) and units[2].keep_adversarials == ()  # L2 only
   assert units[0].budget == profiles.SMOKE.budget("boundary")
   assert units[0].fingerprint != units[2].fingerprint
+  # Units are plain data: another process (a cluster worker) gets an equal copy.
+  assert pickle.loads(pickle.dumps(units[0])) == units[0]
   assert plan.figure_indices(np.array([3, 1, 3, 0]), 100) == (103, 101, 100)
+
+
+def test_units_respect_a_profiles_sample_cap():
+  refs = [_ref("cnn", registry.AUTODIFF)]
+  units = plan.make_units({"cnn": ["bim_l2_ge", "boundary"]}, refs, profiles.STANDARD, 0, 100,
+                          10)
+  assert [u.stop for u in units if u.attack == "bim_l2_ge"] == [10, 20]
+  assert len([u for u in units if u.attack == "boundary"]) == 10
 
 
 def test_profile_budgets():
   assert profiles.PAPER.budget("boundary") == {}  # the attacks' defaults: Foolbox 1.3's
   ge = profiles.STANDARD.budget("bim_l2_ge")
-  assert ge["fd_steps"] == [0.01, 0.5] and ge["iterations"] == 10
+  assert ge["fd_steps"] == [0.1] and ge["iterations"] == 2  # its own entry, then GE settings
+  assert profiles.STANDARD.budget("fgm_ge") == dict(profiles.STANDARD.budget("fgm"),
+                                                    fd_steps=[0.1])
   assert profiles.STANDARD.budget("bim_l2_envelope") == profiles.STANDARD.budget("bim_l2")
   assert "fd_steps" not in profiles.STANDARD.budget("fgsm")
   with pytest.raises(ValueError, match="Unknown profile"):

@@ -155,6 +155,8 @@ def make_units(selected: Dict[str, List[str]], models: Sequence[models_lib.Model
     keep_indices: test indices whose L2 adversarials are stored (Figure 3).
     done: (model, attack, test_index) keys already in the results.
 
+  An attack with a `profile.max_samples` cap gets only the first that many test images.
+
   Returns:
     Units, model by model, attack by attack in table order, chunk by chunk.
   """
@@ -165,8 +167,10 @@ def make_units(selected: Dict[str, List[str]], models: Sequence[models_lib.Model
     for attack in selected[model.name]:
       description = budget_description(model, attack, profile)
       is_l2 = metric_of(attack) == "l2"
-      for chunk_start in range(first_index - first_index % chunk_size, end, chunk_size):
-        start, stop = max(chunk_start, first_index), min(chunk_start + chunk_size, end)
+      attack_end = min(end, first_index + profile.max_samples.get(attack, num_samples))
+      for chunk_start in range(first_index - first_index % chunk_size, attack_end,
+                               chunk_size):
+        start, stop = max(chunk_start, first_index), min(chunk_start + chunk_size, attack_end)
         if all((model.name, attack, i) in done for i in range(start, stop)):
           continue
         units.append(WorkUnit(
