@@ -19,7 +19,10 @@ which depend little on budgets once calls are batched:
 Each (attack, model) is run once on 2 images first, so that graph tracing is not timed.
 
   python benchmarks/attacks.py [--attacks=boundary,pointwise] [--models=cnn,abs] \
-      [--cnn_images=20] [--abs_images=4]
+      [--cnn_images=20] [--abs_images=4] [--output=runs/benchmark_attacks.jsonl]
+
+At the end a table sums it up per attack and model: queries per second achieved, what the
+model alone allows, and the overhead's share of the wall time.
 
 A benchmark, not a test: nothing is asserted.
 """
@@ -64,6 +67,7 @@ flags.DEFINE_integer("cnn_images", 20, "Test images attacked on the CNN.")
 flags.DEFINE_integer("abs_images", 4, "Test images attacked on ABS.")
 flags.DEFINE_integer("abs_samples", 1000, "ABS latent prototypes (the paper: 10000).")
 flags.DEFINE_integer("abs_steps", 5, "ABS Adam steps (the paper: 20).")
+flags.DEFINE_string("output", None, "Optional JSON-lines file the rows are appended to.")
 flags.DEFINE_string("reference_dir", None, "Folder of the authors' weights (default: "
                     "shared/reference beside the repository).")
 
@@ -109,6 +113,28 @@ def benchmark(name, model_name, model, images, labels):
       settings={k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()})
 
 
+def model_settings(model_name: str) -> dict:
+  """How the benchmarked model was configured (ABS: its latent search)."""
+  if model_name == "abs":
+    return dict(abs_samples=FLAGS.abs_samples, abs_steps=FLAGS.abs_steps)
+  return {}
+
+
+def summary(rows) -> str:
+  """A text table of the rows: rates and overhead per attack and model."""
+  lines = [f"{'attack':<22}{'model':<6}{'images':>7}{'queries':>10}{'seconds':>9}"
+           f"{'queries/s':>11}{'model q/s':>11}{'overhead s':>12}{'overhead':>10}"]
+  for r in rows:
+    if "error" in r:
+      lines.append(f"{r['attack']:<22}{r['model']:<6}  error: {r['error']}")
+      continue
+    lines.append(f"{r['attack']:<22}{r['model']:<6}{r['images']:>7}{r['queries']:>10}"
+                 f"{r['seconds']:>9.1f}{r['queries_per_second']:>11.0f}"
+                 f"{r['model_queries_per_second']:>11.0f}{r['overhead_seconds']:>12.2f}"
+                 f"{r['overhead_fraction']:>10.0%}")
+  return "\n".join(lines)
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -118,6 +144,7 @@ def main(argv):
     raise app.UsageError(f"Unknown attacks or models: {unknown}.")
   test = mnist.load("test")
   counts = {"cnn": FLAGS.cnn_images, "abs": FLAGS.abs_images}
+  rows = []
   for model_name, model in load_models(FLAGS.models, FLAGS.reference_dir).items():
     images, labels = test.images[:counts[model_name]], test.labels[:counts[model_name]]
     base.compiled(model)(images[:2])  # trace the shared forward pass once
@@ -130,7 +157,13 @@ def main(argv):
       except Exception as error:  # pylint: disable=broad-except  (report and go on)
         row = dict(attack=name, model=model_name, error=f"{type(error).__name__}: {error}")
       row["total_seconds_with_warmup"] = time.perf_counter() - start
+      row["model_settings"] = model_settings(model_name)
+      rows.append(row)
       print(json.dumps(row), flush=True)
+      if FLAGS.output:
+        with open(FLAGS.output, "a") as f:
+          f.write(json.dumps(row) + "\n")
+  print(summary(rows), flush=True)
 
 
 if __name__ == "__main__":

@@ -28,12 +28,11 @@ import numpy as np
 from abs_tf.attacks import ATTACKS
 from abs_tf.data import mnist
 from abs_tf.tools import import_reference_cnn
+from scripts import table1_cnn
 
-# Table 1's CNN column: median distance and accuracy under the thresholds below.
-PAPER_CNN = {"boundary": (1.2, 0.21), "pointwise": (9.0, 0.19),
-             "salt_and_pepper": (44.0, 0.91), "gaussian_noise": (5.2, 0.96)}
-# The paper's thresholds for "accuracy under bounded perturbations".
-THRESHOLDS = {"l2": 1.5, "linf": 0.3, "l0": 12}
+# Table 1's CNN column for the decision-based attacks: median and accuracy under THRESHOLDS.
+PAPER_CNN = {name: table1_cnn.PAPER_CNN[name] for name in table1_cnn.DECISION}
+THRESHOLDS = table1_cnn.THRESHOLDS
 
 
 def calibrate(model, images, labels, settings, tolerance=0.1):
@@ -66,17 +65,22 @@ def calibrate(model, images, labels, settings, tolerance=0.1):
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("num_images", 100, "First test images attacked.")
-flags.DEFINE_list("attacks", list(PAPER_CNN), f"Among {sorted(PAPER_CNN)}.")
-flags.DEFINE_integer("boundary_steps", 5000, "Boundary iterations (the paper: 5000).")
-flags.DEFINE_integer("boundary_directions_per_call", 5,
-                     "Boundary candidates per sample and model call (does not change the "
-                     "walk's steps, only how many queries follow a success).")
-flags.DEFINE_integer("seed", 0, "Seed of every attack.")
-flags.DEFINE_float("tolerance", 0.1, "Allowed relative difference from the paper's median.")
-flags.DEFINE_string("weights", import_reference_cnn.DEFAULT_WEIGHTS,
-                    "The authors' cnn_official_weights.npz.")
-flags.DEFINE_string("output", None, "Optional JSON-lines file, one line per attack.")
+
+
+def define_flags():
+  """Defines the command line's flags: only when run as a script, so that tests can import
+  this module beside other scripts with flags of the same names."""
+  flags.DEFINE_integer("num_images", 100, "First test images attacked.")
+  flags.DEFINE_list("attacks", list(PAPER_CNN), f"Among {sorted(PAPER_CNN)}.")
+  flags.DEFINE_integer("boundary_steps", 5000, "Boundary iterations (the paper: 5000).")
+  flags.DEFINE_integer("boundary_directions_per_call", 5,
+                       "Boundary candidates per sample and model call (does not change the "
+                       "walk's steps, only how many queries follow a success).")
+  flags.DEFINE_integer("seed", 0, "Seed of every attack.")
+  flags.DEFINE_float("tolerance", 0.1, "Allowed relative difference from the paper's median.")
+  flags.DEFINE_string("weights", import_reference_cnn.DEFAULT_WEIGHTS,
+                      "The authors' cnn_official_weights.npz.")
+  flags.DEFINE_string("output", None, "Optional JSON-lines file, one line per attack.")
 
 
 def main(argv):
@@ -108,4 +112,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)

@@ -1,6 +1,13 @@
-r"""Compares this project's attacks with Foolbox 3.3.4 on the same CNN, images and budgets.
+r"""Compares this project's attacks with Foolbox 1.3 (ported) and 3.3.4 on the same CNN and images.
 
-Each line runs one of this project's attacks and its Foolbox counterpart under the same
+First FGSM and FGM against a line-by-line port of Foolbox 1.3's `GradientSignAttack` and
+`GradientAttack` (abs_tf/tools/foolbox13_gradient.py), the procedure the paper ran: per sample,
+both distances, how many samples agree to the port's grid (ours <= port <= ours + one grid
+step: 1/1000 in L-inf, 28/1000 in L2), both medians beside the paper's CNN column, and, when
+`--num_images` exceeds `--block_size`, the medians of each block of consecutive test images
+(how far a 100-image median moves with the images chosen). `--per_sample` lists every sample.
+
+Then each line runs one of this project's attacks and its Foolbox counterpart under the same
 epsilon search (abs_tf/tools/foolbox_reference.py) and prints both medians. The issue's bar:
 the L-inf BIM median within 5 % of Foolbox's.
 
@@ -8,7 +15,8 @@ Then the decision-based attacks (abs_tf/tools/foolbox_decision.py), each with th
 Foolbox spent: Boundary (Foolbox: `--boundary_foolbox_steps` steps) and Pointwise (Foolbox
 to convergence). The bar: this project's median no larger than Foolbox's.
 
-  python scripts/compare_foolbox.py --num_images=100 [--model=path/to/saved_model]
+  python scripts/compare_foolbox.py --num_images=100 [--model=path/to/saved_model] \
+      [--foolbox13_attacks=fgsm,fgm] [--per_sample] [--attacks=] [--decision_attacks=]
 
 By default the model is the authors' CNN (the shipped CNN once `--model=cnn`).
 
@@ -16,6 +24,7 @@ References:
   Schott et al., ICLR 2019, section 4. Rauber et al., Foolbox Native (2020).
 """
 
+import dataclasses
 import time
 
 from absl import app
@@ -25,6 +34,7 @@ import numpy as np
 from abs_tf import registry
 from abs_tf.attacks import gradient_attacks
 from abs_tf.data import mnist
+from abs_tf.tools import foolbox13_gradient
 from abs_tf.tools import foolbox_decision
 from abs_tf.tools import foolbox_reference
 from abs_tf.tools import import_reference_cnn
@@ -33,6 +43,13 @@ from abs_tf.tools import import_reference_cnn
 COMPARISONS = {
     "bim_linf": (gradient_attacks.BIMLinf, foolbox_reference.FoolboxLinfBIM, 0.05),
     "fgsm": (gradient_attacks.FGSM, foolbox_reference.FoolboxFGSM, 0.05),
+}
+
+# name -> (this project's attack, the Foolbox 1.3 port, its grid step in the metric, the
+# paper's median on the CNN, Table 1).
+FOOLBOX13 = {
+    "fgsm": (gradient_attacks.FGSM, foolbox13_gradient.Foolbox13FGSM, 1e-3, 0.10),
+    "fgm": (gradient_attacks.FGM, foolbox13_gradient.Foolbox13FGM, 28e-3, 1.4),
 }
 
 # Decision-based comparisons at equal query budgets: name -> function returning a
@@ -44,16 +61,81 @@ DECISION_COMPARISONS = {
 }
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("num_images", 100, "First test images attacked.")
-flags.DEFINE_list("attacks", list(COMPARISONS), f"Among {sorted(COMPARISONS)}.")
-flags.DEFINE_list("decision_attacks", list(DECISION_COMPARISONS),
-                  f"Among {sorted(DECISION_COMPARISONS)}.")
-flags.DEFINE_integer("boundary_foolbox_steps", 5000, "Foolbox Boundary steps; this project's "
-                     "Boundary attack gets the queries they take.")
-flags.DEFINE_string("model", None, "Registry name or SavedModel path; default: the authors' "
-                    "CNN imported from --weights.")
-flags.DEFINE_string("weights", import_reference_cnn.DEFAULT_WEIGHTS,
-                    "The authors' cnn_official_weights.npz.")
+
+
+def define_flags():
+  """Defines the command line's flags: only when run as a script, so that tests can import
+  this module beside other scripts with flags of the same names."""
+  flags.DEFINE_integer("num_images", 100, "First test images attacked.")
+  flags.DEFINE_list("foolbox13_attacks", list(FOOLBOX13), f"Among {sorted(FOOLBOX13)}.")
+  flags.DEFINE_bool("per_sample", False, "List both distances of every sample (Foolbox 1.3).")
+  flags.DEFINE_integer("block_size", 100, "Images per block for the blocks' medians.")
+  flags.DEFINE_list("attacks", list(COMPARISONS), f"Among {sorted(COMPARISONS)}.")
+  flags.DEFINE_list("decision_attacks", list(DECISION_COMPARISONS),
+                    f"Among {sorted(DECISION_COMPARISONS)}.")
+  flags.DEFINE_integer("boundary_foolbox_steps", 5000, "Foolbox Boundary steps; this project's "
+                       "Boundary attack gets the queries they take.")
+  flags.DEFINE_string("model", None, "Registry name or SavedModel path; default: the authors' "
+                      "CNN imported from --weights.")
+  flags.DEFINE_string("weights", import_reference_cnn.DEFAULT_WEIGHTS,
+                      "The authors' cnn_official_weights.npz.")
+
+
+@dataclasses.dataclass(frozen=True)
+class PortComparison:
+  """This project's attack and the Foolbox 1.3 port on the same samples.
+
+  Attributes:
+    attack: the project's name (`fgsm`, `fgm`).
+    ours, port: float64 [N], per-sample distances (inf: failed).
+    grid: the port's epsilon step in the metric.
+    paper: Table 1's median on the CNN.
+  """
+  attack: str
+  ours: np.ndarray
+  port: np.ndarray
+  grid: float
+  paper: float
+
+  def agreeing(self) -> np.ndarray:
+    """bool [N]: ours <= port <= ours + grid (both inf counts as agreeing)."""
+    both_inf = np.isinf(self.ours) & np.isinf(self.port)
+    with np.errstate(invalid="ignore"):
+      close = (self.port >= self.ours - 1e-6) & (self.port <= self.ours + self.grid + 1e-6)
+    return both_inf | close
+
+  def block_medians(self, size: int):
+    """(ours, port) medians of consecutive blocks of `size` samples, two float lists."""
+    starts = range(0, len(self.ours) - size + 1, size)
+    return ([float(np.median(self.ours[i:i + size])) for i in starts],
+            [float(np.median(self.port[i:i + size])) for i in starts])
+
+
+def compare_foolbox13(model, images, labels, name, **port_kwargs) -> PortComparison:
+  """Runs `name` (default settings) and its Foolbox 1.3 port (`port_kwargs`) on a batch."""
+  ours_cls, port_cls, grid, paper = FOOLBOX13[name]
+  ours = ours_cls()(model, images, labels)
+  port = port_cls(**port_kwargs)(model, images, labels)
+  return PortComparison(name, ours.distances, port.distances, grid, paper)
+
+
+def print_foolbox13(comparison: PortComparison, block_size: int, per_sample: bool):
+  c = comparison
+  m_ours, m_port = np.median(c.ours), np.median(c.port)
+  finite = np.isfinite(c.ours) & np.isfinite(c.port)
+  gap = np.abs(c.port - c.ours)[finite]
+  print(f"{c.attack:<6}{len(c.ours):>7}{m_ours:>9.4f}{m_port:>9.4f}{c.paper:>7.2f}"
+        f"{m_port / c.paper:>11.3f}{c.agreeing().sum():>7}/{len(c.ours):<5}"
+        f"{gap.max() if len(gap) else 0.0:>10.4f}{np.isinf(c.ours).sum():>9}"
+        f"{np.isinf(c.port).sum():>9}", flush=True)
+  if len(c.ours) > block_size:
+    ours_blocks, port_blocks = c.block_medians(block_size)
+    print(f"  medians of blocks of {block_size}: ours "
+          f"{' '.join(f'{m:.4f}' for m in ours_blocks)}\n{'':>30}port "
+          f"{' '.join(f'{m:.4f}' for m in port_blocks)}")
+  if per_sample:
+    for i, (d_ours, d_port) in enumerate(zip(c.ours, c.port)):
+      print(f"  {c.attack} sample {i:>5}: ours {d_ours:.4f} port {d_port:.4f}")
 
 
 def main(argv):
@@ -62,6 +144,14 @@ def main(argv):
   model = (registry.load_model(FLAGS.model) if FLAGS.model else
            import_reference_cnn.import_reference_cnn(FLAGS.weights))
   print(f"{FLAGS.model or 'authors CNN'}, first {FLAGS.num_images} test images.")
+  if FLAGS.foolbox13_attacks:
+    print("Foolbox 1.3's procedure (ported) vs this project, per sample; agree: ours <= port <= "
+          "ours + the port's grid step.")
+    print(f"{'attack':<6}{'images':>7}{'ours':>9}{'port':>9}{'paper':>7}{'port/paper':>11}"
+          f"{'agree':>10}{'max gap':>12}{'fails us':>9}{'fails fb':>9}")
+    for name in FLAGS.foolbox13_attacks:
+      print_foolbox13(compare_foolbox13(model, split.images, split.labels, name),
+                      FLAGS.block_size, FLAGS.per_sample)
   print(f"{'attack':<10}{'ours':>9}{'foolbox':>9}{'ratio':>8}  within{'q ours':>9}"
         f"{'q fb':>8}{'s ours':>8}{'s fb':>8}")
   for name in FLAGS.attacks:
@@ -87,4 +177,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)

@@ -1,6 +1,6 @@
 """Against Foolbox 3.3.4 on the authors' CNN and 20 test images: this project's Boundary
 attack is at least as close with the same query budget, its Pointwise attack at least as
-sparse. scripts/compare_foolbox_decision.py prints the full comparison."""
+sparse. scripts/compare_foolbox.py prints the full comparison."""
 
 import numpy as np
 import pytest

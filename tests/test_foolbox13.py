@@ -64,3 +64,14 @@ def test_invalid_settings_are_refused():
     foolbox13_gradient.Foolbox13FGSM(epsilons=0)
   with pytest.raises(ValueError, match="max_epsilon > 0"):
     foolbox13_gradient.Foolbox13FGM(max_epsilon=0.0)
+
+
+def test_port_comparison_counts_agreement_to_the_grid_and_block_medians():
+  from scripts import compare_foolbox  # pylint: disable=import-outside-toplevel
+  comparison = compare_foolbox.PortComparison(
+      "fgsm", ours=np.array([0.1, 0.2, np.inf, 0.3]),
+      port=np.array([0.1005, 0.25, np.inf, np.inf]), grid=1e-3, paper=0.10)
+  np.testing.assert_array_equal(comparison.agreeing(), [True, False, True, False])
+  ours, port = comparison.block_medians(2)
+  np.testing.assert_allclose(ours, [0.15, np.inf])
+  np.testing.assert_allclose(port, [0.17525, np.inf])
