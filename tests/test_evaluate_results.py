@@ -73,3 +73,14 @@ def test_adversarials_are_stored_whole(tmp_path):
   np.testing.assert_array_equal(adversarials.load("cnn", "boundary", 7), image)
   assert adversarials.load("cnn", "boundary", 8) is None
   assert not list(tmp_path.rglob("*.tmp*"))
+
+
+def test_progress_estimates_from_the_closest_measurement():
+  from abs_tf.evaluation import progress
+  stored = [_row(0, "boundary"), _row(1, "boundary"), _row(0, "fgm")]  # 0.5 s per image
+  stored[2] = results.Row("cnn", "fgm", "l2", 0, 7, 1.0, 10, 2.0, "smoke", "f", (0, 1))
+  tracker = progress.Progress([], stored)
+  assert tracker.per_image("cnn", "boundary") == 0.5
+  assert tracker.per_image("madry", "fgm") == 2.0  # same attack, another model
+  assert tracker.per_image("madry", "mim") == 1.0  # everything: 3 s over 3 images
+  assert progress.format_seconds(3725) == "1h02m" and progress.format_seconds(75) == "1m15s"

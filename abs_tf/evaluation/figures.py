@@ -81,6 +81,7 @@ def figure3(rows: Sequence, test_images: np.ndarray, indices: Sequence[int],
                            squeeze=False)
   for r, index in enumerate(indices):
     axes[r, 0].imshow(test_images[index, :, :, 0], cmap="gray", vmin=0, vmax=1)
+    axes[r, 0].set_ylabel(f"#{index}", fontsize=8)
     for c, model in enumerate(models, 1):
       image, label = None, "—"
       for row in sorted(by_image.get((model, index), []), key=lambda row: row.distance):
@@ -90,7 +91,7 @@ def figure3(rows: Sequence, test_images: np.ndarray, indices: Sequence[int],
           break
       if image is not None:
         axes[r, c].imshow(image[:, :, 0], cmap="gray", vmin=0, vmax=1)
-      axes[r, c].set_xlabel(label, fontsize=8)
+      axes[r, c].set_xlabel(label, fontsize=8)  # its L2 distance
   for c, title in enumerate(["clean"] + [table.titles[m] for m in models]):
     axes[0, c].set_title(title, fontsize=8)
   for ax in axes.flat:

@@ -1,8 +1,8 @@
 """Progress of a run: units done, and the remaining time estimated from measured seconds.
 
 The estimate of a unit is its images times the seconds per image of its (model, attack)
-measured so far (stored rows of earlier runs included), or, before any, the mean over all
-measured images.
+measured so far (stored rows of earlier runs included); before any, of its attack on the
+other models; before that, the mean over all measured images.
 """
 
 import time
@@ -37,12 +37,13 @@ class Progress:
     entry[1] += images
 
   def per_image(self, model: str, attack: str) -> float:
-    seconds, images = self._seconds.get((model, attack), (0.0, 0))
-    if images:
-      return seconds / images
-    total = sum(s for s, _ in self._seconds.values())
-    count = sum(n for _, n in self._seconds.values())
-    return total / count if count else float("nan")
+    for matches in (lambda key: key == (model, attack), lambda key: key[1] == attack,
+                    lambda key: True):
+      measured = [value for key, value in self._seconds.items() if matches(key)]
+      images = sum(n for _, n in measured)
+      if images:
+        return sum(s for s, _ in measured) / images
+    return float("nan")
 
   def eta(self) -> float:
     return sum(self.per_image(u.model.name, u.attack) * (u.stop - u.start)
