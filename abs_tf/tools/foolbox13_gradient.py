@@ -14,7 +14,9 @@ and `GradientAttack` (FGM) with their defaults. Both are `SingleStepGradientBase
              else: stop
   the result is the closest adversarial any check found (Foolbox's `Adversarial` keeps it).
 
-There is no bisection: the result is the first adversarial epsilon of a grid 1/1000 apart
+(A sample that no epsilon fools also "repeats", at 20 epsilons up to max_epsilon that its
+first scan already tried; the port skips those checks, which cannot succeed.) There is no
+bisection: the result is the first adversarial epsilon of a grid 1/1000 apart
 (in FGM's RMS units an L2 step of 28/1000), refined 20-fold only when that epsilon is among
 the first 20. This module is that procedure in numpy, vectorised over samples (each sample
 runs its own scan; a sample spends queries only until its own stop), behind this project's
