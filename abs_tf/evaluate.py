@@ -18,6 +18,8 @@ from absl import flags
 from abs_tf.evaluation import driver
 from abs_tf.evaluation import executor as executor_lib
 from abs_tf.evaluation import profiles
+from abs_tf.evaluation import progress
+from abs_tf.evaluation import results
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("models", list(driver.PAPER_MODELS),
@@ -32,7 +34,25 @@ flags.DEFINE_integer("recheck", 1, "Finished chunks attacked again to check that
                      "reproduce.")
 flags.DEFINE_bool("figures", True, "Render figure2.png and figure3.png.")
 flags.DEFINE_enum("executor", "local", sorted(executor_lib.EXECUTORS), "Where units run.")
+flags.DEFINE_string("estimate_from", None, "Run nothing: print the estimated wall time of "
+                    "the units still to run, from the seconds per image of the rows in this "
+                    "directory's results.jsonl (e.g. a short run with --num_samples=2).")
 flags.mark_flag_as_required("output_dir")
+
+
+def print_estimate(config, timings_dir):
+  timing_rows = list(results.ResultStore(timings_dir).rows.values())
+  if not timing_rows:
+    raise ValueError(f"No result rows in {timings_dir} to estimate from.")
+  estimates = driver.estimate(config, timing_rows)
+  for (model, attack), seconds in sorted(estimates.items(), key=lambda item: -item[1]):
+    print(f"{model:>20s} {attack:>20s} {progress.format_seconds(seconds):>8s}")
+  per_model = {}
+  for (model, _), seconds in estimates.items():
+    per_model[model] = per_model.get(model, 0.0) + seconds
+  for model, seconds in per_model.items():
+    print(f"{model:>20s} {'all attacks':>20s} {progress.format_seconds(seconds):>8s}")
+  print(f"{'total':>41s} {progress.format_seconds(sum(estimates.values())):>8s}")
 
 
 def main(argv):
@@ -44,6 +64,9 @@ def main(argv):
         else tuple(FLAGS.attacks), profile=FLAGS.profile, output_dir=FLAGS.output_dir,
         first_index=FLAGS.first_index, num_samples=FLAGS.num_samples,
         chunk_size=FLAGS.chunk_size, recheck=FLAGS.recheck, figures=FLAGS.figures)
+    if FLAGS.estimate_from:
+      print_estimate(config, FLAGS.estimate_from)
+      return
     summary = driver.evaluate(config, executor_lib.EXECUTORS[FLAGS.executor]())
   except ValueError as error:  # bad flags, unknown names, budget mismatch: say what
     raise app.UsageError(str(error)) from error

@@ -155,3 +155,14 @@ def test_command_line_reports_bad_flags(tmp_path):
       capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
   assert result.returncode != 0
   assert "Unknown attacks ['nope']" in result.stderr
+
+
+def test_estimate_scales_measured_seconds_to_the_missing_images(first_run, runner):
+  output_dir, _ = first_run
+  rows = list(results.ResultStore(output_dir).rows.values())
+  config = _config(output_dir, models=("cnn",), num_samples=10,
+                   attacks=("fgsm", "gaussian_noise", "salt_and_pepper"))
+  estimates = driver.estimate(config, rows, runner)
+  assert set(estimates) == {("cnn", a) for a in ("fgsm", "gaussian_noise", "salt_and_pepper")}
+  fgsm = [r.seconds for r in rows if (r.model, r.attack) == ("cnn", "fgsm")]
+  assert estimates[("cnn", "fgsm")] == pytest.approx(7 * np.mean(fgsm))  # images 3..9

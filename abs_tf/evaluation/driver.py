@@ -136,27 +136,11 @@ def evaluate(config: EvaluationConfig,
   profile = profiles.get_profile(config.profile)
   runner = runner or runner_lib.UnitRunner()
   executor = executor or executor_lib.LocalExecutor(runner)
-  given = {ref.name: ref for ref in model_refs}
-  refs = [given.get(name) or models_lib.describe(name, runner.cache) for name in config.models]
-  selected = plan.select_attacks(refs, config.attacks)
-  store = results.ResultStore(config.output_dir)
-  descriptions, planned = {}, {}
-  for ref in refs:
-    for attack in selected[ref.name]:
-      description = plan.budget_description(ref, attack, profile)
-      fingerprint = profiles.fingerprint(description)
-      descriptions[fingerprint] = dict(description, profile=profile.name)
-      planned[(ref.name, attack)] = fingerprint
-  store.check_fingerprints(planned, descriptions)
-
-  num = config.samples
-  labels = runner.test.labels[config.first_index:config.first_index + num]
-  keep = plan.figure_indices(labels, config.first_index)
-  units = plan.make_units(selected, refs, profile, config.first_index, num,
-                          config.chunk_size or profile.chunk_size, keep, store.done)
+  run = prepare(config, runner, model_refs)
+  refs, store, units, keep, planned = run.refs, run.store, run.units, run.keep, run.planned
   logging.info("%d work units to run (%d rows stored) in %s.", len(units), len(store.rows),
                store.path)
-  warnings = _gradient_warnings(refs, selected, runner, config.first_index, units)
+  warnings = _gradient_warnings(refs, runner, config.first_index, units)
   adversarials = results.AdversarialStore(config.output_dir)
   progress = progress_lib.Progress(units, list(store.rows.values()))
   written = 0
@@ -180,7 +164,60 @@ def evaluate(config: EvaluationConfig,
   return summary
 
 
-def _gradient_warnings(refs, selected, runner, first_index, units) -> List[str]:
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+  """A planned run: models, the result store, the units still to run, Figure 3's images."""
+  refs: List[models_lib.ModelRef]
+  store: results.ResultStore
+  units: List[plan.WorkUnit]
+  keep: tuple
+  planned: Dict[tuple, str]
+
+
+def prepare(config: EvaluationConfig, runner: runner_lib.UnitRunner,
+            model_refs: Sequence[models_lib.ModelRef] = ()) -> Prepared:
+  """Describes the models, checks the stored budgets and plans the missing units."""
+  profile = profiles.get_profile(config.profile)
+  given = {ref.name: ref for ref in model_refs}
+  refs = [given.get(name) or models_lib.describe(name, runner.cache) for name in config.models]
+  selected = plan.select_attacks(refs, config.attacks)
+  store = results.ResultStore(config.output_dir)
+  descriptions, planned = {}, {}
+  for ref in refs:
+    for attack in selected[ref.name]:
+      description = plan.budget_description(ref, attack, profile)
+      fingerprint = profiles.fingerprint(description)
+      descriptions[fingerprint] = dict(description, profile=profile.name)
+      planned[(ref.name, attack)] = fingerprint
+  store.check_fingerprints(planned, descriptions)
+  num = config.samples
+  labels = runner.test.labels[config.first_index:config.first_index + num]
+  keep = plan.figure_indices(labels, config.first_index)
+  units = plan.make_units(selected, refs, profile, config.first_index, num,
+                          config.chunk_size or profile.chunk_size, keep, store.done)
+  return Prepared(refs, store, units, keep, planned)
+
+
+def estimate(config: EvaluationConfig, timing_rows: Sequence,
+             runner: Optional[runner_lib.UnitRunner] = None) -> Dict[tuple, float]:
+  """Estimated seconds per (model, attack) of the units `config` still has to run.
+
+  Args:
+    config: the run to estimate (nothing is run; its output directory is read, or created).
+    timing_rows: result rows whose seconds per image are the measurements (e.g. of a short
+      run of the same profile); see `progress.Progress.per_image` for the fallbacks.
+    runner: supplies the test labels and the model cache.
+  """
+  run = prepare(config, runner or runner_lib.UnitRunner())
+  tracker = progress_lib.Progress([], timing_rows)
+  found: Dict[tuple, float] = {}
+  for unit in run.units:
+    key = (unit.model.name, unit.attack)
+    found[key] = found.get(key, 0.0) + tracker.per_image(*key) * (unit.stop - unit.start)
+  return found
+
+
+def _gradient_warnings(refs, runner, first_index, units) -> List[str]:
   """Warns about models whose gradient attacks would see all-zero input gradients."""
   warnings = []
   gradient_attacks = set(plan.GRADIENT_FAMILIES) | set(plan.ENVELOPE)
