@@ -29,7 +29,8 @@ flags.DEFINE_enum("profile", "standard", sorted(profiles.PROFILES), "Budgets and
 flags.DEFINE_integer("first_index", 0, "First MNIST test image.")
 flags.DEFINE_integer("num_samples", None, "Test images (default: the profile's).")
 flags.DEFINE_integer("chunk_size", None, "Images per work unit (default: the profile's).")
-flags.DEFINE_string("output_dir", None, "Output directory (resumes what it holds).")
+flags.DEFINE_string("output_dir", None, "Output directory (resumes what it holds); default "
+                    "results/<profile>.")
 flags.DEFINE_integer("recheck", 1, "Finished chunks attacked again to check that results "
                      "reproduce.")
 flags.DEFINE_bool("figures", True, "Render figure2.png and figure3.png.")
@@ -37,7 +38,6 @@ flags.DEFINE_enum("executor", "local", sorted(executor_lib.EXECUTORS), "Where un
 flags.DEFINE_string("estimate_from", None, "Run nothing: print the estimated wall time of "
                     "the units still to run, from the seconds per image of the rows in this "
                     "directory's results.jsonl (e.g. a short run with --num_samples=2).")
-flags.mark_flag_as_required("output_dir")
 
 
 def print_estimate(config, timings_dir):
@@ -61,7 +61,8 @@ def main(argv):
   try:
     config = driver.EvaluationConfig(
         models=tuple(FLAGS.models), attacks=None if FLAGS.attacks is None
-        else tuple(FLAGS.attacks), profile=FLAGS.profile, output_dir=FLAGS.output_dir,
+        else tuple(FLAGS.attacks), profile=FLAGS.profile,
+        output_dir=FLAGS.output_dir or f"results/{FLAGS.profile}",
         first_index=FLAGS.first_index, num_samples=FLAGS.num_samples,
         chunk_size=FLAGS.chunk_size, recheck=FLAGS.recheck, figures=FLAGS.figures)
     if FLAGS.estimate_from:
