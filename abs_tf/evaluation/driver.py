@@ -21,7 +21,6 @@ from typing import Dict, List, Optional, Sequence
 
 from absl import logging
 
-from abs_tf.data import mnist
 from abs_tf.evaluation import executor as executor_lib
 from abs_tf.evaluation import figures
 from abs_tf.evaluation import models as models_lib
@@ -114,56 +113,6 @@ class Summary:
   outputs: Dict[str, str]
 
 
-def evaluate(config: EvaluationConfig,
-             executor: Optional[executor_lib.Executor] = None,
-             runner: Optional[runner_lib.UnitRunner] = None,
-             model_refs: Sequence[models_lib.ModelRef] = ()) -> Summary:
-  """Runs (or resumes) an evaluation and renders its outputs.
-
-  Args:
-    config: the run's settings.
-    executor: where units run; by default in this process with `runner`.
-    runner: runs units in this process (for the default executor, the reproducibility
-      recheck and the gradient check); holds the model cache.
-    model_refs: descriptions of models to use instead of `models.describe` (e.g. a model
-      put into the runner's cache under its name).
-
-  Raises:
-    ValueError: unknown models or attacks, attacks that apply to no model.
-    results.BudgetMismatchError: the output directory holds rows of other budgets.
-  """
-  start = time.perf_counter()
-  profile = profiles.get_profile(config.profile)
-  runner = runner or runner_lib.UnitRunner()
-  executor = executor or executor_lib.LocalExecutor(runner)
-  run = prepare(config, runner, model_refs)
-  refs, store, units, keep, planned = run.refs, run.store, run.units, run.keep, run.planned
-  logging.info("%d work units to run (%d rows stored) in %s.", len(units), len(store.rows),
-               store.path)
-  warnings = _gradient_warnings(refs, runner, config.first_index, units)
-  adversarials = results.AdversarialStore(config.output_dir)
-  progress = progress_lib.Progress(units, list(store.rows.values()))
-  written = 0
-  for result in executor.run(units):
-    for index, image in result.adversarials.items():
-      adversarials.save(result.unit.model.slug, result.unit.attack, index, image)
-    written += len(store.append(result.rows))
-    progress.update(result)
-
-  warnings += _recheck(store, refs, planned, profile, runner, config.recheck)
-  rows = list(store.rows.values())
-  warnings += sanity.never_succeeding(rows)
-  for warning in warnings:
-    logging.warning("%s", warning)
-  titles = {ref.name: ref.title for ref in refs}
-  table = table_lib.build(rows, titles)
-  outputs = _render(config, store, rows, table, titles, refs, keep, runner, adversarials)
-  summary = Summary(len(units), written, len(rows), time.perf_counter() - start, warnings,
-                    table, outputs)
-  _write_summary(config, summary)
-  return summary
-
-
 @dataclasses.dataclass(frozen=True)
 class Prepared:
   """A planned run: models, the result store, the units still to run, Figure 3's images."""
@@ -215,6 +164,56 @@ def estimate(config: EvaluationConfig, timing_rows: Sequence,
     key = (unit.model.name, unit.attack)
     found[key] = found.get(key, 0.0) + tracker.per_image(*key) * (unit.stop - unit.start)
   return found
+
+
+def evaluate(config: EvaluationConfig,
+             executor: Optional[executor_lib.Executor] = None,
+             runner: Optional[runner_lib.UnitRunner] = None,
+             model_refs: Sequence[models_lib.ModelRef] = ()) -> Summary:
+  """Runs (or resumes) an evaluation and renders its outputs.
+
+  Args:
+    config: the run's settings.
+    executor: where units run; by default in this process with `runner`.
+    runner: runs units in this process (for the default executor, the reproducibility
+      recheck and the gradient check); holds the model cache.
+    model_refs: descriptions of models to use instead of `models.describe` (e.g. a model
+      put into the runner's cache under its name).
+
+  Raises:
+    ValueError: unknown models or attacks, attacks that apply to no model.
+    results.BudgetMismatchError: the output directory holds rows of other budgets.
+  """
+  start = time.perf_counter()
+  profile = profiles.get_profile(config.profile)
+  runner = runner or runner_lib.UnitRunner()
+  executor = executor or executor_lib.LocalExecutor(runner)
+  run = prepare(config, runner, model_refs)
+  refs, store, units, keep, planned = run.refs, run.store, run.units, run.keep, run.planned
+  logging.info("%d work units to run (%d rows stored) in %s.", len(units), len(store.rows),
+               store.path)
+  warnings = _gradient_warnings(refs, runner, config.first_index, units)
+  adversarials = results.AdversarialStore(config.output_dir)
+  progress = progress_lib.Progress(units, list(store.rows.values()))
+  written = 0
+  for result in executor.run(units):
+    for index, image in result.adversarials.items():
+      adversarials.save(result.unit.model.slug, result.unit.attack, index, image)
+    written += len(store.append(result.rows))
+    progress.update(result)
+
+  warnings += _recheck(store, refs, planned, profile, runner, config.recheck)
+  rows = list(store.rows.values())
+  warnings += sanity.never_succeeding(rows)
+  for warning in warnings:
+    logging.warning("%s", warning)
+  titles = {ref.name: ref.title for ref in refs}
+  table = table_lib.build(rows, titles)
+  outputs = _render(config, store, rows, table, titles, refs, keep, runner, adversarials)
+  summary = Summary(len(units), written, len(rows), time.perf_counter() - start, warnings,
+                    table, outputs)
+  _write_summary(config, summary)
+  return summary
 
 
 def _gradient_warnings(refs, runner, first_index, units) -> List[str]:
