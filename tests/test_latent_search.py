@@ -35,37 +35,63 @@ def test_projection_keeps_direction_and_sign():
   np.testing.assert_allclose(projected, [[0.6, -0.8], [0.3, -0.4]], rtol=1e-6)
 
 
-def _linear_decoder(seed=0):
-  """A smooth decoder, sigmoid(z A + b), the same for every class."""
-  rng = np.random.default_rng(seed)
-  a = tf.constant(rng.normal(size=(8, 784)).astype(np.float32) * 0.5)
-  b = tf.constant(rng.normal(size=(784,)).astype(np.float32))
-  return lambda z: tf.sigmoid(tf.einsum("bcl,lp->bcp", z, a) + b)
+class _SmoothDecoder:
+  """sigmoid(z A + b), the same for every class; its derivative from a GradientTape."""
+
+  def __init__(self, seed=0):
+    rng = np.random.default_rng(seed)
+    self.a = tf.constant(rng.normal(size=(8, 784)).astype(np.float32) * 0.5)
+    self.b = tf.constant(rng.normal(size=(784,)).astype(np.float32))
+
+  def mean(self, z):
+    return tf.sigmoid(tf.einsum("bcl,lp->bcp", z, self.a) + self.b)
+
+  def mean_and_vjp(self, z):
+    with tf.GradientTape(persistent=True) as tape:
+      tape.watch(z)
+      means = self.mean(z)
+    return means, lambda grad: tape.gradient(means, z, output_gradients=grad)
+
+
+def test_refine_follows_the_gradient_of_the_summed_loss():
+  """One Adam step moves each z by -lr * sign(dL/dz) (Adam's first step, bias-corrected)."""
+  decoder = _SmoothDecoder()
+  rng = np.random.default_rng(4)
+  x = rng.random((3, 1, 784)).astype(np.float32)
+  z0 = tf.constant(rng.normal(size=(3, 10, 8)).astype(np.float32))
+  with tf.GradientTape() as tape:
+    tape.watch(z0)
+    loss = tf.reduce_sum(latent_search.squared_error_loss(x, decoder.mean(z0), z0, 1.0))
+  grad = tape.gradient(loss, z0).numpy()
+  config = latent_search.LatentSearchConfig(num_samples=1, num_steps=1, learning_rate=1e-3,
+                                            clip_radius=1e6)
+  _, z, _ = latent_search.refine(x, z0, decoder, config)
+  moved = z.numpy() != z0.numpy()
+  np.testing.assert_allclose(z.numpy()[moved], (z0.numpy() - 1e-3 * np.sign(grad))[moved],
+                             atol=1e-6)
 
 
 def test_refine_never_ends_worse_than_its_start_and_improves_on_average():
-  decode = _linear_decoder()
+  decoder = _SmoothDecoder()
   rng = np.random.default_rng(2)
-  x = rng.random((6, 784)).astype(np.float32)
+  x = rng.random((6, 1, 784)).astype(np.float32)
   z0 = tf.constant(rng.normal(size=(6, 10, 8)).astype(np.float32))
-  start = latent_search.squared_error_loss(x[:, None], decode(z0), z0, 1.0).numpy()
+  start = latent_search.squared_error_loss(x, decoder.mean(z0), z0, 1.0).numpy()
   for lr in (0.05, 5.0):  # 5.0 overshoots: the guard must keep the start
     config = latent_search.LatentSearchConfig(num_samples=1, num_steps=10, learning_rate=lr)
-    loss, z, means = latent_search.refine(x, z0, decode, config)
+    loss, z, means = latent_search.refine(x, z0, decoder, config)
     assert np.all(loss.numpy() <= start + 1e-7)
     np.testing.assert_allclose(
-        loss.numpy(), latent_search.squared_error_loss(x[:, None], means, z, 1.0).numpy(),
-        rtol=1e-6)
+        loss.numpy(), latent_search.squared_error_loss(x, means, z, 1.0).numpy(), rtol=1e-6)
   config = latent_search.LatentSearchConfig(num_samples=1, num_steps=10)
-  loss, _, _ = latent_search.refine(x, z0, decode, config)
+  loss, _, _ = latent_search.refine(x, z0, decoder, config)
   assert np.mean(loss.numpy()) < np.mean(start) - 1e-3
 
 
 def test_refine_with_zero_steps_returns_the_start():
-  decode = _linear_decoder()
-  x = np.random.default_rng(3).random((2, 784)).astype(np.float32)
+  x = np.random.default_rng(3).random((2, 1, 784)).astype(np.float32)
   z0 = tf.zeros([2, 10, 8])
-  _, z, _ = latent_search.refine(x, z0, decode,
+  _, z, _ = latent_search.refine(x, z0, _SmoothDecoder(),
                                  latent_search.LatentSearchConfig(num_steps=0))
   np.testing.assert_array_equal(z.numpy(), z0.numpy())
 

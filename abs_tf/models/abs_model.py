@@ -26,6 +26,7 @@ import tensorflow as tf
 
 from abs_tf.models import binarization
 from abs_tf.models import cache
+from abs_tf.models import class_decoders
 from abs_tf.models import classifier
 from abs_tf.models import latent_search
 from abs_tf.models import vae as vae_lib
@@ -113,18 +114,9 @@ class ABS(classifier.Classifier):
 
   # -- building blocks ----------------------------------------------------------------
 
-  def decode(self, z):
-    """Decoder means of each class at its own latent.
-
-    Args:
-      z: float32 [B, 10, 8].
-
-    Returns:
-      float32 [B, 10, 784].
-    """
-    return tf.stack(
-        [tf.reshape(dec.mean(z[:, c]), [-1, latent_search.NUM_PIXELS])
-         for c, dec in enumerate(self.decoders)], axis=1)
+  def folded_decoders(self) -> class_decoders.ClassDecoders:
+    """The ten decoders as one computation, with their current weights (call in a graph)."""
+    return class_decoders.ClassDecoders.fold(self.decoders)
 
   def reset_cache(self):
     """Drops the decoded prototypes; the next call decodes them again."""
@@ -132,13 +124,14 @@ class ABS(classifier.Classifier):
 
   def _decode_latents(self):
     """Decodings of all prototype latents by every class, [10, N, 784]."""
+    decoders = self.folded_decoders()
     num = tf.shape(self.latents)[0]
     chunk = 2000
     pieces = tf.TensorArray(tf.float32, size=(num + chunk - 1) // chunk, infer_shape=False)
     for i in tf.range((num + chunk - 1) // chunk):
       z = self.latents[i * chunk:(i + 1) * chunk]
-      zc = tf.tile(z[:, None, :], [1, NUM_CLASSES, 1])
-      pieces = pieces.write(i, self.decode(zc))
+      pieces = pieces.write(i, tf.transpose(
+          decoders.mean(tf.tile(z[None], [NUM_CLASSES, 1, 1])), [1, 0, 2]))
     return tf.transpose(pieces.concat(), [1, 0, 2])
 
   def prototype_rows(self):
@@ -171,8 +164,11 @@ class ABS(classifier.Classifier):
     x = self.preprocess(images)
     x_search = tf.stop_gradient(x)
     z0 = latent_search.prototype_search(x_search, self.prototype_rows(), self.latents)
-    _, z, means = latent_search.refine(x_search, z0, self.decode, self.config.search)
-    z, means = tf.stop_gradient(z), tf.stop_gradient(means)
+    # The search runs class-major ([10, B, ...]): each class's decoder reads one slice.
+    _, z, means = latent_search.refine(x_search[None], tf.transpose(z0, [1, 0, 2]),
+                                       self.folded_decoders(), self.config.search)
+    z = tf.stop_gradient(tf.transpose(z, [1, 0, 2]))
+    means = tf.stop_gradient(tf.transpose(means, [1, 0, 2]))
     losses = latent_search.squared_error_loss(x[:, None, :], means, z,
                                               self.config.search.beta)
     return dict(

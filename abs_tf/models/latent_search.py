@@ -22,7 +22,7 @@ References:
 """
 
 import dataclasses
-from typing import Callable, Optional
+from typing import Protocol
 
 import numpy as np
 import tensorflow as tf
@@ -141,46 +141,66 @@ def prototype_search(x, rows, latents):
   return tf.gather(latents, best)
 
 
-def refine(x, z0, decode: Callable, config: LatentSearchConfig):
+class Decoder(Protocol):
+  """What `refine` needs of the decoders (e.g. `class_decoders.ClassDecoders`)."""
+
+  def mean(self, z):
+    """Decoder means [..., 784] of latents z [..., L]."""
+
+  def mean_and_vjp(self, z):
+    """(means, vjp): vjp maps a cotangent [..., 784] on the means to one on z [..., L]."""
+
+
+def refine(x, z0, decoder: Decoder, config: LatentSearchConfig):
   """Stage 2: Adam on z from z0.
 
+  The gradient of the sum of losses is the decoder's vector-Jacobian product of
+  dL/dmu = -2 (x - mu) / 784 plus the prior's beta z / 784; each loss depends on its own z
+  only. Only the last iterate is decoded without a gradient (the authors' n_iter counts
+  num_steps + 1 evaluations).
+
   Args:
-    x: float32 [B, 784].
-    z0: float32 [B, C, L], starting latents.
-    decode: maps z [B, C, L] to decoder means [B, C, 784] (no weight gradients needed).
+    x: float32 images [..., 784], broadcastable against the decoder means of z0.
+    z0: float32 [..., L], starting latents (any leading axes, e.g. [C, B, L]).
+    decoder: the decoders (see `Decoder`).
     config: the search's settings.
 
   Returns:
-    (loss, z, means): float32 [B, C], [B, C, L], [B, C, 784] at the last z, or at z0
-    where the last z is worse.
+    (loss, z, means): float32 [...], [..., L], [..., 784] at the last z, or at z0 where the
+    last z is worse.
   """
-  x = x[:, None, :]
   lr = tf.constant(config.learning_rate, tf.float32)
+  beta = config.beta
 
-  def evaluate(z):
-    with tf.GradientTape(watch_accessed_variables=False) as tape:
-      tape.watch(z)
-      means = decode(z)
-      loss = squared_error_loss(x, means, z, config.beta)
-    # The sum's gradient: each (image, class) loss depends on its own z only.
-    return loss, means, tape.gradient(loss, z)
+  def means_and_gradient(z):
+    means, vjp = decoder.mean_and_vjp(z)
+    return means, vjp((-2.0 / NUM_PIXELS) * (x - means)) + (beta / NUM_PIXELS) * z
 
-  def step(t, z, m, v, loss, means, grad):
+  def adam(t, z, m, v, grad):
     m = ADAM_BETA1 * m + (1.0 - ADAM_BETA1) * grad
     v = ADAM_BETA2 * v + (1.0 - ADAM_BETA2) * tf.square(grad)
     t1 = tf.cast(t + 1, tf.float32)
     denom = tf.sqrt(v) / tf.sqrt(1.0 - ADAM_BETA2**t1) + ADAM_EPSILON
     z = z - (lr / (1.0 - ADAM_BETA1**t1)) * m / denom
-    z = project_to_ball(z, config.clip_radius)
-    return (t + 1, z, m, v) + evaluate(z)
+    return project_to_ball(z, config.clip_radius), m, v
 
-  start_loss, start_means, start_grad = evaluate(z0)
+  def step(t, z, m, v, grad):
+    z, m, v = adam(t, z, m, v, grad)
+    return (t + 1, z, m, v, means_and_gradient(z)[1])
+
+  if config.num_steps == 0:
+    means = decoder.mean(z0)
+    return squared_error_loss(x, means, z0, beta), z0, means
+  start_means, start_grad = means_and_gradient(z0)
+  start = (squared_error_loss(x, start_means, z0, beta), z0, start_means)
   zeros = tf.zeros_like(z0)
-  _, z, _, _, loss, means, _ = tf.while_loop(
-      lambda t, *_: t < config.num_steps, step,
-      (tf.constant(0), z0, zeros, zeros, start_loss, start_means, start_grad),
-      maximum_iterations=config.num_steps)
-  return _keep_better((start_loss, z0, start_means), (loss, z, means))
+  t, z, m, v, grad = tf.while_loop(
+      lambda t, *_: t < config.num_steps - 1, step,
+      (tf.constant(0), z0, zeros, zeros, start_grad),
+      maximum_iterations=config.num_steps - 1)
+  z, _, _ = adam(t, z, m, v, grad)
+  means = decoder.mean(z)
+  return _keep_better(start, (squared_error_loss(x, means, z, beta), z, means))
 
 
 def _keep_better(best, candidate):
