@@ -81,7 +81,6 @@ def _output_size(size: int, layer: FoldedLayer) -> int:
   return (size - 1) * layer.stride + int(layer.kernel.shape[0])
 
 
-@tf.function(jit_compile=True)
 def _stride_one_transposed_conv(h, kernel, bias, activation: str):
   """A stride-1 "valid" transposed convolution as one matrix product and shifted sums.
 
@@ -107,7 +106,6 @@ def _stride_one_transposed_conv(h, kernel, bias, activation: str):
   return {"elu": tf.nn.elu, "sigmoid": tf.sigmoid, "linear": tf.identity}[activation](total)
 
 
-@tf.function(jit_compile=True)
 def _stride_one_vjp(grad, kernel, sigmoid_output=None, elu_input=None):
   """The adjoint of `_stride_one_transposed_conv`, fused with the activations around it.
 
@@ -136,6 +134,21 @@ def _stride_one_vjp(grad, kernel, sigmoid_output=None, elu_input=None):
   return g
 
 
+# Every class's stride-1 layer in one XLA call: at batch 1 the calls' overhead, not their
+# arithmetic, is the cost.
+@tf.function(jit_compile=True)
+def _stride_one_transposed_convs(hs, kernels, biases, activation: str):
+  return [_stride_one_transposed_conv(h, k, b, activation)
+          for h, k, b in zip(hs, kernels, biases)]
+
+
+@tf.function(jit_compile=True)
+def _stride_one_vjps(grads, kernels, sigmoid_outputs=None, elu_inputs=None):
+  none = [None] * len(grads)
+  return [_stride_one_vjp(g, k, s, e) for g, k, s, e in
+          zip(grads, kernels, sigmoid_outputs or none, elu_inputs or none)]
+
+
 class ClassDecoders:
   """Decoder means of all classes at once, class-major, and their vector-Jacobian product.
 
@@ -147,6 +160,10 @@ class ClassDecoders:
 
   def __init__(self, layers: Sequence[Sequence[FoldedLayer]]):
     self.layers = [list(class_layers) for class_layers in layers]
+    structures = {tuple((l.stride, l.elu, tuple(l.kernel.shape)) for l in class_layers)
+                  for class_layers in self.layers}
+    if len(structures) != 1:
+      raise ValueError(f"All classes' decoders must have the same layers, got {structures}.")
 
   @classmethod
   def fold(cls, decoders: Sequence[vae_lib.Decoder]) -> "ClassDecoders":
@@ -156,43 +173,47 @@ class ClassDecoders:
   def num_classes(self) -> int:
     return len(self.layers)
 
-  def _forward(self, layers, z):
-    """One class: z [B, L] -> (mean [B, 784], the input of each layer)."""
-    batch = tf.shape(z)[0]
-    h = tf.reshape(z, [batch, 1, 1, -1])
+  def _forward(self, z):
+    """z [C, B, L] -> (per class: mean [B, 784]; per layer: per class, the layer's input)."""
+    batch = tf.shape(z)[1]
+    hs = [tf.reshape(z[c], [batch, 1, 1, -1]) for c in range(self.num_classes)]
     size, inputs = 1, []
-    for i, layer in enumerate(layers):
-      inputs.append(h)
-      size = _output_size(size, layer)
-      last = i == len(layers) - 1
-      if layer.stride == 1:
-        activation = "elu" if layer.elu else "sigmoid" if last else "linear"
-        h = _stride_one_transposed_conv(h, layer.kernel, layer.bias, activation)
+    for i, layer in enumerate(zip(*self.layers)):  # layer i of every class
+      inputs.append(hs)
+      size = _output_size(size, layer[0])
+      last, elu, stride = i == len(self.layers[0]) - 1, layer[0].elu, layer[0].stride
+      if stride == 1:
+        activation = "elu" if elu else "sigmoid" if last else "linear"
+        hs = _stride_one_transposed_convs(hs, [l.kernel for l in layer],
+                                          [l.bias for l in layer], activation)
         continue
-      h = tf.nn.bias_add(tf.nn.conv2d_transpose(
-          h, layer.kernel, tf.stack([batch, size, size, layer.kernel.shape[2]]),
-          layer.stride, "VALID"), layer.bias)
-      h = tf.nn.elu(h) if layer.elu else tf.sigmoid(h) if last else h
-    return tf.reshape(h, [batch, vae_lib.NUM_PIXELS]), inputs
+      hs = [tf.nn.bias_add(tf.nn.conv2d_transpose(
+          h, l.kernel, tf.stack([batch, size, size, l.kernel.shape[2]]), stride, "VALID"),
+                           l.bias) for h, l in zip(hs, layer)]
+      hs = [tf.nn.elu(h) if elu else tf.sigmoid(h) if last else h for h in hs]
+    return [tf.reshape(h, [batch, vae_lib.NUM_PIXELS]) for h in hs], inputs
 
-  def _backward(self, layers, z, mean, inputs, grad):
-    """One class: the cotangent `grad` [B, 784] of its mean pulled back to z [B, L]."""
+  def _backward(self, z, means, inputs, grad):
+    """The cotangent `grad` [C, B, 784] of the means pulled back to z [C, B, L]."""
     shape = [-1] + list(vae_lib.IMAGE_SHAPE)
-    g, mean = tf.reshape(grad, shape), tf.reshape(mean, shape)
-    for i in reversed(range(len(layers))):
-      layer, last = layers[i], i == len(layers) - 1
-      elu_input = inputs[i] if i > 0 and layers[i - 1].elu else None
-      if layer.stride == 1:
-        g = _stride_one_vjp(g, layer.kernel, mean if last else None, elu_input)
+    gs = [tf.reshape(grad[c], shape) for c in range(self.num_classes)]
+    means = [tf.reshape(mean, shape) for mean in means]
+    depth = len(self.layers[0])
+    for i in reversed(range(depth)):
+      layer, last = [layers[i] for layers in self.layers], i == depth - 1
+      elu_inputs = inputs[i] if i > 0 and self.layers[0][i - 1].elu else None
+      if layer[0].stride == 1:
+        gs = _stride_one_vjps(gs, [l.kernel for l in layer], means if last else None,
+                              elu_inputs)
         continue
       # sigmoid' = mu (1 - mu) and ELU'(a) = 1 for a > 0, else ELU(a) + 1, each as TF's own
       # one-pass gradient kernel of the activation's output.
       if last:
-        g = tf.raw_ops.SigmoidGrad(y=mean, dy=g)
-      g = tf.nn.conv2d(g, layer.kernel, layer.stride, "VALID")
-      if elu_input is not None:
-        g = tf.raw_ops.EluGrad(gradients=g, outputs=elu_input)
-    return tf.reshape(g, tf.shape(z))
+        gs = [tf.raw_ops.SigmoidGrad(y=mean, dy=g) for mean, g in zip(means, gs)]
+      gs = [tf.nn.conv2d(g, l.kernel, l.stride, "VALID") for g, l in zip(gs, layer)]
+      if elu_inputs is not None:
+        gs = [tf.raw_ops.EluGrad(gradients=g, outputs=e) for g, e in zip(gs, elu_inputs)]
+    return tf.reshape(tf.stack(gs), tf.shape(z))
 
   def mean(self, z):
     """Decoder means.
@@ -203,7 +224,7 @@ class ClassDecoders:
     Returns:
       float32 [C, B, 784] in (0, 1).
     """
-    return tf.stack([self._forward(layers, z[c])[0] for c, layers in enumerate(self.layers)])
+    return tf.stack(self._forward(z)[0])
 
   def mean_and_vjp(self, z) -> Tuple[tf.Tensor, Callable]:
     """Decoder means and their vector-Jacobian product.
@@ -215,11 +236,5 @@ class ClassDecoders:
       (means, vjp): means float32 [C, B, 784]; vjp maps a cotangent [C, B, 784] on the means
       to one on z, [C, B, L] (the gradient in z of sum(cotangent * means)).
     """
-    forwards = [self._forward(layers, z[c]) for c, layers in enumerate(self.layers)]
-
-    def vjp(grad):
-      return tf.stack([
-          self._backward(layers, z[c], mean, inputs, grad[c])
-          for c, (layers, (mean, inputs)) in enumerate(zip(self.layers, forwards))])
-
-    return tf.stack([mean for mean, _ in forwards]), vjp
+    means, inputs = self._forward(z)
+    return tf.stack(means), lambda grad: self._backward(z, means, inputs, grad)
