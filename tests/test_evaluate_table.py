@@ -157,9 +157,9 @@ def test_units_respect_a_profiles_sample_cap():
 def test_profile_budgets():
   assert profiles.PAPER.budget("boundary") == {}  # the attacks' defaults: Foolbox 1.3's
   ge = profiles.STANDARD.budget("bim_l2_ge")
-  assert ge["fd_steps"] == [0.1] and ge["iterations"] == 2  # its own entry, then GE settings
+  assert ge["fd_steps"] == [0.01, 0.5] and ge["iterations"] == 2  # own entry + GE settings
   assert profiles.STANDARD.budget("fgm_ge") == dict(profiles.STANDARD.budget("fgm"),
-                                                    fd_steps=[0.1])
+                                                    fd_steps=[0.01, 0.5])
   assert profiles.STANDARD.budget("bim_l2_envelope") == profiles.STANDARD.budget("bim_l2")
   assert "fd_steps" not in profiles.STANDARD.budget("fgsm")
   with pytest.raises(ValueError, match="Unknown profile"):
