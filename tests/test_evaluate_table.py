@@ -154,6 +154,25 @@ def test_units_respect_a_profiles_sample_cap():
   assert len([u for u in units if u.attack == "boundary"]) == 10
 
 
+def test_abs_models_get_the_profiles_abs_overrides():
+  refs = [_ref("cnn", registry.AUTODIFF), _ref("abs", registry.ENVELOPE, is_abs=True)]
+  attacks = ["boundary", "fgsm_ge", "mim_ge"]
+  units = plan.make_units({"cnn": attacks, "abs": attacks}, refs, profiles.STANDARD, 0, 100,
+                          None)
+  spans = {(u.model.name, u.attack): [] for u in units}
+  for u in units:
+    spans[(u.model.name, u.attack)].append((u.start, u.stop))
+  assert spans[("abs", "boundary")] == [(0, 50), (50, 100)]  # ABS: chunks of 50
+  assert spans[("abs", "fgsm_ge")] == [(0, 10)]  # capped at 10 images
+  assert ("abs", "mim_ge") not in spans  # cap 0: not run
+  assert len(spans[("cnn", "boundary")]) == 10 and len(spans[("cnn", "mim_ge")]) == 2
+  abs_boundary = profiles.STANDARD.budget("boundary", is_abs=True)
+  assert abs_boundary == dict(profiles.STANDARD.budget("boundary"), max_queries=1000)
+  cnn_unit = next(u for u in units if (u.model.name, u.attack) == ("cnn", "boundary"))
+  abs_unit = next(u for u in units if (u.model.name, u.attack) == ("abs", "boundary"))
+  assert cnn_unit.budget["max_queries"] == 5000 and abs_unit.budget["max_queries"] == 1000
+
+
 def test_profile_budgets():
   assert profiles.PAPER.budget("boundary") == {}  # the attacks' defaults: Foolbox 1.3's
   ge = profiles.STANDARD.budget("bim_l2_ge")

@@ -143,7 +143,7 @@ def prepare(config: EvaluationConfig, runner: runner_lib.UnitRunner,
   labels = runner.test.labels[config.first_index:config.first_index + num]
   keep = plan.figure_indices(labels, config.first_index)
   units = plan.make_units(selected, refs, profile, config.first_index, num,
-                          config.chunk_size or profile.chunk_size, keep, store.done)
+                          config.chunk_size, keep, store.done)
   return Prepared(refs, store, units, keep, planned)
 
 

@@ -126,7 +126,7 @@ def budget_description(model: models_lib.ModelRef, attack: str,
                        profile: profiles.Profile) -> dict:
   """What the results of (model, attack) depend on, besides the chunking."""
   return {"model": model.name, "model_fingerprint": model.fingerprint, "attack": attack,
-          "budget": profile.budget(attack), "seed": profile.seed}
+          "budget": profile.budget(attack, model.is_abs), "seed": profile.seed}
 
 
 def figure_indices(labels: np.ndarray, first_index: int) -> Tuple[int, ...]:
@@ -141,7 +141,7 @@ def figure_indices(labels: np.ndarray, first_index: int) -> Tuple[int, ...]:
 
 def make_units(selected: Dict[str, List[str]], models: Sequence[models_lib.ModelRef],
                profile: profiles.Profile, first_index: int, num_samples: int,
-               chunk_size: int, keep_indices: Iterable[int] = (),
+               chunk_size: Optional[int], keep_indices: Iterable[int] = (),
                done: Set[Key] = frozenset()) -> List[WorkUnit]:
   """Work units for every (model, attack) and aligned chunk with a missing row.
 
@@ -150,12 +150,12 @@ def make_units(selected: Dict[str, List[str]], models: Sequence[models_lib.Model
     models: the models' descriptions.
     profile: budgets and seed.
     first_index, num_samples: the test images.
-    chunk_size: images per unit; chunks are [k * chunk_size, (k + 1) * chunk_size) cut to
-      the test images.
+    chunk_size: images per unit (None: the profile's for each model); chunks are
+      [k * chunk_size, (k + 1) * chunk_size) cut to the test images.
     keep_indices: test indices whose L2 adversarials are stored (Figure 3).
     done: (model, attack, test_index) keys already in the results.
 
-  An attack with a `profile.max_samples` cap gets only the first that many test images.
+  An attack with a cap (`profile.sample_cap`) gets only the first that many test images.
 
   Returns:
     Units, model by model, attack by attack in table order, chunk by chunk.
@@ -167,10 +167,10 @@ def make_units(selected: Dict[str, List[str]], models: Sequence[models_lib.Model
     for attack in selected[model.name]:
       description = budget_description(model, attack, profile)
       is_l2 = metric_of(attack) == "l2"
-      attack_end = min(end, first_index + profile.max_samples.get(attack, num_samples))
-      for chunk_start in range(first_index - first_index % chunk_size, attack_end,
-                               chunk_size):
-        start, stop = max(chunk_start, first_index), min(chunk_start + chunk_size, attack_end)
+      attack_end = first_index + profile.sample_cap(attack, num_samples, model.is_abs)
+      size = chunk_size or profile.chunk_size_for(model.is_abs)
+      for chunk_start in range(first_index - first_index % size, attack_end, size):
+        start, stop = max(chunk_start, first_index), min(chunk_start + size, attack_end)
         if all((model.name, attack, i) in done for i in range(start, stop)):
           continue
         units.append(WorkUnit(
