@@ -1,7 +1,7 @@
 """The ten class decoders of ABS as one computation, with their derivative in z by hand.
 
 ABS's latent search evaluates every class's decoder mean mu_c(z) = sigmoid(g_c(z)) and the
-derivative of a loss on it with respect to z, thousands of times per image. Three things make
+derivative of a loss on it with respect to z, thousands of times per image. Four things make
 that cheaper than calling ten Keras decoders under a GradientTape, without changing what is
 computed:
 
@@ -13,10 +13,13 @@ computed:
    sigmoid' = mu (1 - mu). Nothing is recorded for weight gradients, which the search never
    needs, and no tape bookkeeping runs in the loop.
 3. Classes are the leading axis ([10, B, ...]), so each class reads a contiguous slice.
+4. The stride-1 layers (the first, 1x1 -> 4x4, and the last, 16 -> 1 channels), where oneDNN's
+   deconvolution ran at ~5 GFLOP/s, are a matrix product and shifted sums compiled by XLA
+   together with their activations, every class in one call; so are their adjoints.
 
-The convolutions stay TensorFlow's own (oneDNN on x86): on 2 cores they ran these small
-transposed convolutions at ~90 % of the speed of a large matrix product, where XLA's ran at
-~10-35 % and an im2col matrix product at ~10 %.
+The stride-2 convolutions stay TensorFlow's own (oneDNN on x86): on 2 cores they ran at
+~50-90 % of the speed of a large matrix product, where XLA's convolutions ran at ~10-35 % and
+an im2col matrix product at ~10 %.
 
 References:
   Schott et al., ICLR 2019, section 3 (the decoder) and appendix A (architecture).
