@@ -33,6 +33,8 @@ setuptools.setup(
     python_requires=">=3.11,<3.12",
     packages=setuptools.find_packages(include=["abs_tf", "abs_tf.*"]),
     install_requires=_requirements("requirements.txt"),
-    extras_require={"test": ["pytest==9.0.3", "foolbox==3.3.4", "eagerpy==0.30.0"]},
+    extras_require={"test": ["pytest==9.0.3", "foolbox==3.3.4", "eagerpy==0.30.0"],
+                    # --executor=ray (abs_tf/evaluation/ray_executor.py).
+                    "ray": ["ray==2.60.0"]},
     data_files=_tree("data/mnist") + _tree("saved_models"),
 )
