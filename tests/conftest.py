@@ -30,3 +30,11 @@ def reference_logits(reference_dir):
 def test_split():
   from abs_tf.data import mnist
   return mnist.load("test")
+
+
+@pytest.fixture(scope="session")
+def reference_cnn(reference_dir):
+  """The authors' CNN (their released weights) as this project's classifier."""
+  from abs_tf.tools import import_reference_cnn
+  return import_reference_cnn.import_reference_cnn(
+      str(reference_dir / "cnn_official_weights.npz"))

@@ -6,13 +6,6 @@ import pytest
 
 from abs_tf.attacks import gradient_attacks
 from abs_tf.tools import foolbox13_gradient
-from abs_tf.tools import import_reference_cnn
-
-
-@pytest.fixture(scope="module")
-def reference_cnn(reference_dir):
-  return import_reference_cnn.import_reference_cnn(
-      str(reference_dir / "cnn_official_weights.npz"))
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ from abs_tf.attacks import gradients
 from abs_tf.models import classifier
 from abs_tf.models import cnn
 from abs_tf.tools import foolbox_reference
-from abs_tf.tools import import_reference_cnn
 
 # Small budgets: few epsilons, few bisection steps.
 TINY = {
@@ -22,12 +21,6 @@ TINY = {
     "bim_l2": dict(iterations=5, bisection_steps=6),
     "mim": dict(iterations=5, bisection_steps=6),
 }
-
-
-@pytest.fixture(scope="module")
-def reference_cnn(reference_dir):
-  return import_reference_cnn.import_reference_cnn(
-      str(reference_dir / "cnn_official_weights.npz"))
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from abs_tf.attacks import base
 from abs_tf.attacks import gradient_attacks
 from abs_tf.attacks import transfer
 from abs_tf.models import classifier
-from abs_tf.tools import import_reference_cnn
 
 
 class ConstantClassifier(classifier.Classifier):
@@ -23,12 +22,6 @@ class ConstantClassifier(classifier.Classifier):
 def _tiny_substitute_attacks():
   return [gradient_attacks.FGSM(num_epsilons=50, max_epsilon=0.5, bisection_steps=8),
           gradient_attacks.BIML2(iterations=5, bisection_steps=6)]
-
-
-@pytest.fixture(scope="module")
-def reference_cnn(reference_dir):
-  return import_reference_cnn.import_reference_cnn(
-      str(reference_dir / "cnn_official_weights.npz"))
 
 
 @pytest.fixture(scope="module")
