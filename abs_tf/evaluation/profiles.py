@@ -99,7 +99,13 @@ def fingerprint(description: Mapping) -> str:
 
 
 def _substitute(single: dict, iterative: dict) -> dict:
+  """Budgets of the attacks a transfer attack runs on its substitute."""
   return {"fgsm": single, "fgm": single, "bim_linf": iterative, "bim_l2": iterative}
+
+
+def _gradient(single: dict, iterative: dict) -> dict:
+  """Budgets of the gradient families: single-step (FGSM, FGM) and iterative (BIM, MIM)."""
+  return dict(_substitute(single, iterative), mim=iterative)
 
 
 _SMOKE_SINGLE = {"num_epsilons": 10, "bisection_steps": 2}
@@ -107,8 +113,7 @@ _SMOKE_ITERATIVE = {"iterations": 2, "bisection_steps": 2}
 SMOKE = Profile(
     name="smoke", num_samples=3, chunk_size=3,
     budgets={
-        "fgsm": _SMOKE_SINGLE, "fgm": _SMOKE_SINGLE,
-        "bim_linf": _SMOKE_ITERATIVE, "bim_l2": _SMOKE_ITERATIVE, "mim": _SMOKE_ITERATIVE,
+        **_gradient(_SMOKE_SINGLE, _SMOKE_ITERATIVE),
         "boundary": {"steps": 20, "max_directions": 5, "init_draws": 50,
                      "init_search_steps": 5},
         "pointwise": {"repetitions": 1, "init_repetitions": 2, "init_epsilons": 20,
@@ -141,9 +146,7 @@ _STANDARD_ITERATIVE_GE = {"iterations": 2, "bisection_steps": 4}
 STANDARD = Profile(
     name="standard", num_samples=100, chunk_size=10,
     budgets={
-        "fgsm": _STANDARD_SINGLE, "fgm": _STANDARD_SINGLE,
-        "bim_linf": _STANDARD_ITERATIVE, "bim_l2": _STANDARD_ITERATIVE,
-        "mim": _STANDARD_ITERATIVE,
+        **_gradient(_STANDARD_SINGLE, _STANDARD_ITERATIVE),
         "bim_linf_ge": _STANDARD_ITERATIVE_GE, "bim_l2_ge": _STANDARD_ITERATIVE_GE,
         "mim_ge": _STANDARD_ITERATIVE_GE,
         "boundary": {"steps": 1000, "max_queries": 5000},
