@@ -71,6 +71,20 @@ def test_envelope_gradient_is_the_partial_derivative_at_the_optimum(decoders, te
   np.testing.assert_allclose(grad, -2 * (x.numpy().reshape(2, 784) - rec) / 784, atol=1e-7)
 
 
+@pytest.mark.parametrize("batch, bucket", [(1, 1), (5, 6), (13, 16), (49, 64), (500, 512),
+                                           (1024, 1024), (1025, 2048)])
+def test_batches_are_padded_to_buckets(batch, bucket):
+  assert int(abs_model.bucket_size(tf.constant(batch))) == bucket
+  assert abs_model.pad_batch(tf.ones([batch, 3]), bucket).shape == (bucket, 3)
+
+
+def test_padding_does_not_change_an_image_logits(decoders, test_split):
+  model = abs_model.ABS(decoders, abs_model.ABSConfig(search=SMALL))
+  x = test_split.images[:5]  # padded to 6
+  alone = np.concatenate([model(x[i:i + 1]).numpy() for i in range(5)])
+  np.testing.assert_allclose(model(x).numpy(), alone, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("images, message", [
     (np.zeros((2, 28, 28), np.float32), "shape"),
     (np.zeros((2, 28, 28, 1), np.float64), "float32"),

@@ -34,6 +34,11 @@ from abs_tf.models import vae as vae_lib
 NUM_CLASSES = classifier.NUM_CLASSES
 # Temperature of the authors' probabilities, softmax(-440 * ELBO).
 PROBABILITY_SCALE = 440.0
+# The latent search runs on batches padded to one of these sizes (beyond the last, to a
+# multiple of it): XLA compiles the decoders once per batch size (3-4 s each here), and
+# attacks shrink their batches as samples succeed. At most 1.5x the work of the batch.
+BATCH_BUCKETS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512,
+                 768, 1024)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,13 +167,14 @@ class ABS(classifier.Classifier):
   def infer_graph(self, images):
     """`infer` without validation, as a dict of tensors; callable inside graphs."""
     x = self.preprocess(images)
-    x_search = tf.stop_gradient(x)
+    batch = tf.shape(x)[0]
+    x_search = pad_batch(tf.stop_gradient(x), bucket_size(batch))
     z0 = latent_search.prototype_search(x_search, self.prototype_rows(), self.latents)
     # The search runs class-major ([10, B, ...]): each class's decoder reads one slice.
     _, z, means = latent_search.refine(x_search[None], tf.transpose(z0, [1, 0, 2]),
                                        self.folded_decoders(), self.config.search)
-    z = tf.stop_gradient(tf.transpose(z, [1, 0, 2]))
-    means = tf.stop_gradient(tf.transpose(means, [1, 0, 2]))
+    z = tf.stop_gradient(tf.transpose(z, [1, 0, 2])[:batch])
+    means = tf.stop_gradient(tf.transpose(means, [1, 0, 2])[:batch])
     losses = latent_search.squared_error_loss(x[:, None, :], means, z,
                                               self.config.search.beta)
     return dict(
@@ -217,6 +223,21 @@ class ABS(classifier.Classifier):
     return cls(new_decoders(), abs_config,
                latents=np.zeros((abs_config.search.num_samples, vae_lib.LATENT_SIZE),
                                 np.float32))
+
+
+def bucket_size(batch):
+  """The padded batch size of a batch of `batch` images: int32 scalar tensor."""
+  buckets = tf.constant(BATCH_BUCKETS, tf.int32)
+  largest = buckets[-1]
+  rounded_up = (batch + largest - 1) // largest * largest
+  return tf.reduce_min(tf.where(buckets >= batch, buckets, rounded_up))
+
+
+def pad_batch(x, size):
+  """x [B, ...] with zero rows appended to `size` >= B rows."""
+  padding = tf.concat([[[0, size - tf.shape(x)[0]]], tf.zeros([tf.rank(x) - 1, 2], tf.int32)],
+                      axis=0)
+  return tf.pad(x, padding)
 
 
 def new_decoders():
