@@ -45,6 +45,8 @@ flags.DEFINE_enum("executor", "local", sorted(EXECUTORS), "Where units run: this
                   "Ray cluster (pip install 'abs-tf[ray]').")
 flags.DEFINE_string("ray_address", None, "With --executor=ray: HOST:PORT of a running Ray "
                     "cluster's head (or auto); default: start a local cluster.")
+flags.DEFINE_list("merge_from", [], "Output directories of runs split across machines or "
+                  "processes (e.g. by --models): their rows are added to --output_dir first.")
 flags.DEFINE_string("estimate_from", None, "Run nothing: print the estimated wall time of "
                     "the units still to run, from the seconds per image of the rows in this "
                     "directory's results.jsonl (e.g. a short run with --num_samples=2).")
@@ -81,6 +83,9 @@ def main(argv):
     if FLAGS.ray_address and FLAGS.executor != "ray":
       raise ValueError("--ray_address needs --executor=ray.")
     options = {"address": FLAGS.ray_address} if FLAGS.executor == "ray" else {}
+    for source in FLAGS.merge_from:
+      added = results.merge(source, results.ResultStore(config.output_dir))
+      print(f"Merged {len(added)} rows from {source} into {config.output_dir}.")
     summary = driver.evaluate(config, EXECUTORS[FLAGS.executor](**options))
   except ValueError as error:  # bad flags, unknown names, budget mismatch: say what
     raise app.UsageError(str(error)) from error

@@ -75,6 +75,36 @@ def test_adversarials_are_stored_whole(tmp_path):
   assert not list(tmp_path.rglob("*.tmp*"))
 
 
+def test_merge_adds_rows_budgets_and_adversarials(tmp_path):
+  import numpy as np
+  shard = results.ResultStore(tmp_path / "shard")
+  shard.check_fingerprints({("cnn", "boundary"): "aaa"}, {"aaa": {"budget": {"steps": 20}}})
+  shard.append([_row(0), _row(1, distance=2.0)])
+  results.AdversarialStore(shard.dir).save("cnn", "boundary", 1, np.zeros((28, 28, 1)))
+  target = results.ResultStore(tmp_path / "main")
+  target.append([_row(1, distance=5.0)])  # stored first: kept
+  added = results.merge(shard.dir, target)
+  assert [r.test_index for r in added] == [0]
+  reopened = results.ResultStore(target.dir)
+  assert reopened.rows[("cnn", "boundary", 1)].distance == 5.0
+  assert set(reopened.rows) == {("cnn", "boundary", 0), ("cnn", "boundary", 1)}
+  assert reopened.budgets() == {"aaa": {"budget": {"steps": 20}}}
+  assert results.AdversarialStore(target.dir).load("cnn", "boundary", 1) is not None
+  assert results.merge(shard.dir, target) == []  # idempotent
+
+
+def test_merge_refuses_other_budgets_and_missing_directories(tmp_path):
+  shard = results.ResultStore(tmp_path / "shard")
+  shard.append([_row(0, fingerprint="bbb")])
+  target = results.ResultStore(tmp_path / "main")
+  target.append([_row(1)])
+  with pytest.raises(results.BudgetMismatchError, match=r"cnn / boundary: \['aaa'\]"):
+    results.merge(shard.dir, target)
+  assert set(results.ResultStore(target.dir).rows) == {("cnn", "boundary", 1)}
+  with pytest.raises(ValueError, match="results.jsonl to merge from"):
+    results.merge(tmp_path / "nowhere", target)
+
+
 def test_progress_estimates_from_the_closest_measurement():
   from abs_tf.evaluation import progress
   stored = [_row(0, "boundary"), _row(1, "boundary"), _row(0, "fgm")]  # 0.5 s per image

@@ -20,6 +20,7 @@ import json
 import math
 import os
 import pathlib
+import shutil
 from typing import Dict, Iterable, List, Mapping, Optional, Set
 
 from absl import logging
@@ -178,6 +179,51 @@ class ResultStore:
     for row in new:
       self.rows[row.key] = row
     return new
+
+
+def merge(source_dir, target: ResultStore) -> List[Row]:
+  """Adds another output directory's rows, budgets and adversarials to `target`.
+
+  For runs split across machines or processes (e.g. by --models or --first_index) into
+  separate directories. Rows already in `target` are kept; a (model, attack) whose rows carry
+  another budget fingerprint in the two directories is refused, as in `check_fingerprints`.
+
+  Args:
+    source_dir: an output directory holding results.jsonl.
+    target: the store to merge into.
+
+  Returns:
+    The rows added to `target`.
+
+  Raises:
+    ValueError: `source_dir` holds no results.jsonl.
+    BudgetMismatchError: the directories hold rows of other budgets for a (model, attack).
+  """
+  source_dir = pathlib.Path(source_dir)
+  if not (source_dir / RESULTS_FILE).is_file():
+    raise ValueError(f"Expected an evaluation output directory with {RESULTS_FILE} to merge "
+                     f"from, got {source_dir}.")
+  source = ResultStore(source_dir)
+  here = target.fingerprints()
+  conflicts = [f"  {model} / {attack}: {sorted(here[(model, attack)])} in {target.dir}, "
+               f"{sorted(fingerprints)} in {source_dir}"
+               for (model, attack), fingerprints in sorted(source.fingerprints().items())
+               if (model, attack) in here and here[(model, attack)] != fingerprints]
+  if conflicts:
+    raise BudgetMismatchError("Results of different budgets must not mix; not merging:\n"
+                              + "\n".join(conflicts))
+  budgets = target.budgets()
+  merged = {**source.budgets(), **budgets}
+  if merged != budgets:
+    _write_atomic(target.budgets_path, json.dumps(merged, indent=1, sort_keys=True).encode())
+  added = target.append(source.rows.values())
+  for path in sorted((source_dir / ADVERSARIALS_DIR).rglob("*.npy")):
+    copy = target.dir / path.relative_to(source_dir)
+    if not copy.exists() and not path.name.endswith(".tmp.npy"):
+      copy.parent.mkdir(parents=True, exist_ok=True)
+      shutil.copyfile(path, copy.with_suffix(".tmp.npy"))
+      os.replace(copy.with_suffix(".tmp.npy"), copy)
+  return added
 
 
 class AdversarialStore:
