@@ -71,17 +71,42 @@ def local_rows(runner, tmp_path_factory):
   return rows
 
 
+def _command(cluster, output_dir):
+  return [sys.executable, "-m", "abs_tf.evaluate", f"--models={','.join(MODELS)}",
+          f"--attacks={','.join(ATTACKS)}", "--profile=smoke", f"--num_samples={NUM_SAMPLES}",
+          "--chunk_size=1", "--recheck=0", "--nofigures", f"--output_dir={output_dir}",
+          "--executor=ray", f"--ray_address={cluster.address}"]
+
+
 def test_command_line_on_the_cluster_gives_the_local_rows(cluster, local_rows, tmp_path):
   cluster, _ = cluster
-  result = subprocess.run(
-      [sys.executable, "-m", "abs_tf.evaluate", f"--models={','.join(MODELS)}",
-       f"--attacks={','.join(ATTACKS)}", "--profile=smoke", f"--num_samples={NUM_SAMPLES}",
-       "--chunk_size=1", "--recheck=0", "--nofigures", f"--output_dir={tmp_path}",
-       "--executor=ray", f"--ray_address={cluster.address}"],
-      capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
+  result = subprocess.run(_command(cluster, tmp_path), capture_output=True, text=True,
+                          cwd=REPO_ROOT, timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]
   assert _results(tmp_path) == local_rows
   assert len(_lines(tmp_path)) == len(local_rows)
+
+
+def test_a_killed_driver_resumes_from_its_results(cluster, local_rows, tmp_path):
+  cluster, _ = cluster
+  path = tmp_path / results.RESULTS_FILE
+  log = tmp_path / "killed_driver.log"
+  with open(log, "wb") as stderr:
+    driver_process = subprocess.Popen(_command(cluster, tmp_path), cwd=REPO_ROOT,
+                                      stdout=subprocess.DEVNULL, stderr=stderr)
+  deadline = time.monotonic() + 600
+  while (time.monotonic() < deadline and driver_process.poll() is None
+         and not (path.exists() and len(path.read_bytes().splitlines()) >= 2)):
+    time.sleep(0.02)
+  driver_process.kill()  # SIGKILL: no cleanup, possibly in the middle of a write
+  driver_process.wait()
+  finished_before = len(results.ResultStore(tmp_path).rows)
+  assert 2 <= finished_before < len(local_rows), log.read_text()[-3000:]
+  result = subprocess.run(_command(cluster, tmp_path), capture_output=True, text=True,
+                          cwd=REPO_ROOT, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert _results(tmp_path) == local_rows
+  assert len(_lines(tmp_path)) == len(local_rows)  # nothing repeated
 
 
 def test_removing_a_worker_node_mid_run_loses_and_repeats_nothing(cluster, runner,
