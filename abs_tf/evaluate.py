@@ -45,6 +45,10 @@ flags.DEFINE_enum("executor", "local", sorted(EXECUTORS), "Where units run: this
                   "Ray cluster (pip install 'abs-tf[ray]').")
 flags.DEFINE_string("ray_address", None, "With --executor=ray: HOST:PORT of a running Ray "
                     "cluster's head (or auto); default: start a local cluster.")
+flags.DEFINE_integer("ray_workers", None, "With --executor=ray: worker processes (actors) "
+                     "to start; default one per --ray_cpus_per_worker CPUs of the cluster.")
+flags.DEFINE_float("ray_cpus_per_worker", 1.0, "With --executor=ray: CPUs Ray reserves for "
+                   "each worker (e.g. 2-4 for ABS, whose latent search uses several cores).")
 flags.DEFINE_list("merge_from", [], "Output directories of runs split across machines or "
                   "processes (e.g. by --models): their rows are added to --output_dir first.")
 flags.DEFINE_string("estimate_from", None, "Run nothing: print the estimated wall time of "
@@ -80,9 +84,17 @@ def main(argv):
     if FLAGS.estimate_from:
       print_estimate(config, FLAGS.estimate_from)
       return
-    if FLAGS.ray_address and FLAGS.executor != "ray":
-      raise ValueError("--ray_address needs --executor=ray.")
-    options = {"address": FLAGS.ray_address} if FLAGS.executor == "ray" else {}
+    ray_flags = {"ray_address": FLAGS.ray_address, "ray_workers": FLAGS.ray_workers,
+                 "ray_cpus_per_worker": FLAGS.ray_cpus_per_worker != 1.0}
+    used = [f"--{name}" for name, given in ray_flags.items() if given]
+    if used and FLAGS.executor != "ray":
+      raise ValueError(f"{', '.join(used)} need --executor=ray.")
+    options = {}
+    if FLAGS.executor == "ray":
+      if not FLAGS.ray_cpus_per_worker > 0:
+        raise ValueError(f"--ray_cpus_per_worker must be > 0, got {FLAGS.ray_cpus_per_worker}.")
+      options = {"address": FLAGS.ray_address, "num_workers": FLAGS.ray_workers,
+                 "cpus_per_worker": FLAGS.ray_cpus_per_worker}
     for source in FLAGS.merge_from:
       added = results.merge(source, results.ResultStore(config.output_dir))
       print(f"Merged {len(added)} rows from {source} into {config.output_dir}.")

@@ -157,6 +157,15 @@ def test_command_line_reports_bad_flags(tmp_path):
   assert "Unknown attacks ['nope']" in result.stderr
 
 
+def test_ray_flags_need_the_ray_executor(tmp_path):
+  result = subprocess.run(
+      [sys.executable, "-m", "abs_tf.evaluate", "--models=cnn", "--profile=smoke",
+       "--ray_workers=3", f"--output_dir={tmp_path}"],
+      capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
+  assert result.returncode != 0
+  assert "--ray_workers need --executor=ray" in result.stderr
+
+
 def test_estimate_scales_measured_seconds_to_the_missing_images(first_run, runner):
   output_dir, _ = first_run
   rows = list(results.ResultStore(output_dir).rows.values())

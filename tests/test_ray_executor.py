@@ -71,6 +71,20 @@ def local_rows(runner, tmp_path_factory):
   return rows
 
 
+def test_a_worker_loads_each_model_once(runner, tmp_path, monkeypatch):
+  """The actor class, without Ray: several units of one model, one load in its process."""
+  from abs_tf import registry
+  loads = []
+  load_model = registry.load_model
+  monkeypatch.setattr(registry, "load_model", lambda name, *a, **k: loads.append(name) or
+                      load_model(name, *a, **k))
+  units = driver.prepare(_config(tmp_path), runner).units
+  worker = ray_executor.UnitWorker()
+  for unit in units:
+    worker.run(unit)
+  assert len(units) == 12 and sorted(loads) == sorted(MODELS)
+
+
 def _command(cluster, output_dir):
   return [sys.executable, "-m", "abs_tf.evaluate", f"--models={','.join(MODELS)}",
           f"--attacks={','.join(ATTACKS)}", "--profile=smoke", f"--num_samples={NUM_SAMPLES}",
