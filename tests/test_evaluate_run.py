@@ -148,22 +148,17 @@ def test_config_errors_say_what_was_expected(tmp_path, runner):
                     runner=runner)
 
 
-def test_command_line_reports_bad_flags(tmp_path):
-  result = subprocess.run(
-      [sys.executable, "-m", "abs_tf.evaluate", "--models=cnn", "--attacks=fgsm,nope",
-       "--profile=smoke", f"--output_dir={tmp_path}"],
-      capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
-  assert result.returncode != 0
-  assert "Unknown attacks ['nope']" in result.stderr
-
-
-def test_ray_flags_need_the_ray_executor(tmp_path):
+@pytest.mark.parametrize("flags, message", [
+    (["--attacks=fgsm,nope"], "Unknown attacks ['nope']"),
+    (["--ray_workers=3"], "--ray_workers need --executor=ray"),
+])
+def test_command_line_reports_bad_flags(tmp_path, flags, message):
   result = subprocess.run(
       [sys.executable, "-m", "abs_tf.evaluate", "--models=cnn", "--profile=smoke",
-       "--ray_workers=3", f"--output_dir={tmp_path}"],
+       f"--output_dir={tmp_path}"] + flags,
       capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
   assert result.returncode != 0
-  assert "--ray_workers need --executor=ray" in result.stderr
+  assert message in result.stderr
 
 
 def test_estimate_scales_measured_seconds_to_the_missing_images(first_run, runner):
