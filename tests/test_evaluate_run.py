@@ -151,6 +151,7 @@ def test_config_errors_say_what_was_expected(tmp_path, runner):
 @pytest.mark.parametrize("flags, message", [
     (["--attacks=fgsm,nope"], "Unknown attacks ['nope']"),
     (["--ray_workers=3"], "--ray_workers need --executor=ray"),
+    (["--merge_from=/nonexistent"], "results.jsonl to merge from"),
 ])
 def test_command_line_reports_bad_flags(tmp_path, flags, message):
   result = subprocess.run(
