@@ -28,6 +28,8 @@ References:
 
 import json
 import os
+import pathlib
+import sys
 import time
 from typing import Dict, Optional, Sequence
 
@@ -39,7 +41,10 @@ from abs_tf import attacks
 from abs_tf import registry
 from abs_tf.data import mnist
 from abs_tf.tools import import_reference_cnn
-from scripts import table1_cnn
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # `python scripts/<name>.py` from anywhere
+from scripts import table1_cnn  # pylint: disable=g-import-not-at-top
 
 PAPER_CNN = table1_cnn.PAPER_CNN
 THRESHOLDS = table1_cnn.THRESHOLDS

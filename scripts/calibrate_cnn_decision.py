@@ -19,6 +19,8 @@ References:
 """
 
 import json
+import pathlib
+import sys
 import time
 
 from absl import app
@@ -28,7 +30,10 @@ import numpy as np
 from abs_tf.attacks import ATTACKS
 from abs_tf.data import mnist
 from abs_tf.tools import import_reference_cnn
-from scripts import table1_cnn
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # `python scripts/<name>.py` from anywhere
+from scripts import table1_cnn  # pylint: disable=g-import-not-at-top
 
 # Table 1's CNN column for the decision-based attacks: median and accuracy under THRESHOLDS.
 PAPER_CNN = {name: table1_cnn.PAPER_CNN[name] for name in table1_cnn.DECISION}
