@@ -84,15 +84,12 @@ def main(argv):
     if FLAGS.estimate_from:
       print_estimate(config, FLAGS.estimate_from)
       return
-    ray_flags = {"ray_address": FLAGS.ray_address, "ray_workers": FLAGS.ray_workers,
-                 "ray_cpus_per_worker": FLAGS.ray_cpus_per_worker != 1.0}
-    used = [f"--{name}" for name, given in ray_flags.items() if given]
+    used = [f"--{name}" for name in ("ray_address", "ray_workers", "ray_cpus_per_worker")
+            if FLAGS[name].present]
     if used and FLAGS.executor != "ray":
       raise ValueError(f"{', '.join(used)} need --executor=ray.")
     options = {}
     if FLAGS.executor == "ray":
-      if not FLAGS.ray_cpus_per_worker > 0:
-        raise ValueError(f"--ray_cpus_per_worker must be > 0, got {FLAGS.ray_cpus_per_worker}.")
       options = {"address": FLAGS.ray_address, "num_workers": FLAGS.ray_workers,
                  "cpus_per_worker": FLAGS.ray_cpus_per_worker}
     for source in FLAGS.merge_from:

@@ -76,6 +76,8 @@ class RayExecutor(executor_lib.Executor):
       raise ValueError(f"units_per_worker must be >= 1, got {units_per_worker}.")
     if max_retries < 0:
       raise ValueError(f"max_retries must be >= 0, got {max_retries}.")
+    if not cpus_per_worker > 0:
+      raise ValueError(f"cpus_per_worker must be > 0, got {cpus_per_worker}.")
     self.address = address
     self.num_workers = num_workers
     self.units_per_worker = units_per_worker

@@ -20,7 +20,6 @@ import json
 import math
 import os
 import pathlib
-import shutil
 from typing import Dict, Iterable, List, Mapping, Optional, Set
 
 from absl import logging
@@ -157,8 +156,12 @@ class ResultStore:
           "run's, and results of different budgets must not mix:\n" + "\n".join(conflicts)
           + "\nRerun with the profile and settings of the stored rows, or write to another "
           "--output_dir.")
-    merged = dict(stored)
-    merged.update(descriptions)
+    self.add_budgets(descriptions)
+
+  def add_budgets(self, descriptions: Mapping[str, dict]):
+    """Adds fingerprint -> description entries to budgets.json (written only if new)."""
+    stored = self.budgets()
+    merged = {**stored, **descriptions}
     if merged != stored:
       _write_atomic(self.budgets_path, json.dumps(merged, indent=1, sort_keys=True).encode())
 
@@ -212,17 +215,12 @@ def merge(source_dir, target: ResultStore) -> List[Row]:
   if conflicts:
     raise BudgetMismatchError("Results of different budgets must not mix; not merging:\n"
                               + "\n".join(conflicts))
-  budgets = target.budgets()
-  merged = {**source.budgets(), **budgets}
-  if merged != budgets:
-    _write_atomic(target.budgets_path, json.dumps(merged, indent=1, sort_keys=True).encode())
+  target.add_budgets(source.budgets())
   added = target.append(source.rows.values())
-  for path in sorted((source_dir / ADVERSARIALS_DIR).rglob("*.npy")):
-    copy = target.dir / path.relative_to(source_dir)
-    if not copy.exists() and not path.name.endswith(".tmp.npy"):
-      copy.parent.mkdir(parents=True, exist_ok=True)
-      shutil.copyfile(path, copy.with_suffix(".tmp.npy"))
-      os.replace(copy.with_suffix(".tmp.npy"), copy)
+  theirs, ours = AdversarialStore(source_dir), AdversarialStore(target.dir)
+  for key in theirs.keys():
+    if ours.load(*key) is None:
+      ours.save(*key, theirs.load(*key))
   return added
 
 
@@ -246,6 +244,14 @@ class AdversarialStore:
   def load(self, model_slug: str, attack: str, test_index: int) -> Optional[np.ndarray]:
     path = self.path(model_slug, attack, test_index)
     return np.load(path) if path.exists() else None
+
+  def keys(self) -> List[tuple]:
+    """(model_slug, attack, test_index) of every stored adversarial (not the temporaries)."""
+    found = []
+    for path in sorted(self.dir.glob("*/*/*.npy")):
+      if path.stem.isdigit():
+        found.append((path.parent.parent.name, path.parent.name, int(path.stem)))
+    return found
 
 
 def _write_atomic(path: pathlib.Path, data: bytes):

@@ -234,10 +234,8 @@ def bucket_size(batch):
 
 
 def pad_batch(x, size):
-  """x [B, ...] with zero rows appended to `size` >= B rows."""
-  padding = tf.concat([[[0, size - tf.shape(x)[0]]], tf.zeros([tf.rank(x) - 1, 2], tf.int32)],
-                      axis=0)
-  return tf.pad(x, padding)
+  """x [B, D] with zero rows appended to `size` >= B rows."""
+  return tf.pad(x, [[0, size - tf.shape(x)[0]], [0, 0]])
 
 
 def new_decoders():
