@@ -6,11 +6,21 @@ Rerunning the same command continues from the last finished epoch. With --export
 trained decoders then become the ABS and Binary ABS SavedModels (paper settings: 10^4
 latent samples, 20 Adam steps); Binary ABS's class scalars are fitted on the first
 --scale_fit_images training images.
+
+A VAE can be trained again alone (another seed, say) and swapped into a full run:
+
+  python -m abs_tf.train_abs --classes=4 --seed=1 --checkpoint_dir=checkpoints/abs_c4_s1 --epochs=165
+  python -m abs_tf.train_abs --checkpoint_dir=checkpoints/abs --epochs=165 \
+      --class_checkpoints=4:checkpoints/abs_c4_s1 --measure_train_images=5000 [--export]
+
+The second command trains nothing (its run is finished), measures ABS with class 4's VAE
+replaced on the last 5,000 training images, and exports that combination with --export.
 """
 
 import json
 import pathlib
 import time
+from typing import Dict
 
 from absl import app
 from absl import flags
@@ -20,6 +30,7 @@ from abs_tf.data import mnist
 from abs_tf.export import saved_model
 from abs_tf.models import abs_model
 from abs_tf.models import latent_search
+from abs_tf.training import accuracy
 from abs_tf.training import class_scales
 from abs_tf.training import vae_training
 
@@ -47,6 +58,13 @@ flags.DEFINE_integer("num_samples", latent_search.LatentSearchConfig.num_samples
                      "Latent samples of the exported models (paper: 10^4).")
 flags.DEFINE_integer("num_steps", latent_search.LatentSearchConfig.num_steps,
                      "Adam steps of the exported models (paper: 20).")
+flags.DEFINE_list("classes", None, "Train only these classes' VAEs (e.g. 4,9) into their "
+                  "own --checkpoint_dir; all ten by default.")
+flags.DEFINE_list("class_checkpoints", [], "CLASS:DIR pairs: with --export or "
+                  "--measure_train_images, the VAE of CLASS comes from the run of that class "
+                  "alone in DIR (see --classes) instead of --checkpoint_dir.")
+flags.DEFINE_integer("measure_train_images", 0, "If > 0, log ABS's accuracy on the last N "
+                     "training images (with --class_checkpoints, to choose among runs).")
 
 
 def train(config: vae_training.TrainConfig, checkpoint_dir, data_dir=None):
@@ -68,26 +86,66 @@ def train(config: vae_training.TrainConfig, checkpoint_dir, data_dir=None):
   return trainer
 
 
+def parse_class_checkpoints(pairs) -> Dict[int, str]:
+  """["4:dir", ...] -> {4: "dir"}."""
+  parsed = {}
+  for pair in pairs:
+    label, sep, directory = pair.partition(":")
+    if not sep or not label.strip().isdigit() or not directory:
+      raise app.UsageError(f"--class_checkpoints takes CLASS:DIR pairs, got {pair!r}.")
+    parsed[int(label)] = directory
+  return parsed
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  try:
+    classes = tuple(int(c) for c in FLAGS.classes) if FLAGS.classes else tuple(range(10))
+  except ValueError:
+    raise app.UsageError(f"--classes takes class numbers, got {FLAGS.classes}.") from None
+  replaced = parse_class_checkpoints(FLAGS.class_checkpoints)
+  if not 0 <= FLAGS.measure_train_images <= 60000:
+    raise app.UsageError("--measure_train_images must be in [0, 60000], got "
+                         f"{FLAGS.measure_train_images}.")
+  if (FLAGS.export or FLAGS.measure_train_images or replaced) and len(classes) != 10:
+    raise app.UsageError("--export, --measure_train_images and --class_checkpoints use a run "
+                         "of all ten classes; a run of --classes joins it by "
+                         "--class_checkpoints.")
   config = vae_training.TrainConfig(
       epochs=FLAGS.epochs, batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
       kl_anneal_epochs=FLAGS.kl_anneal_epochs,
       learning_rate_drop_epoch=FLAGS.learning_rate_drop_epoch,
       learning_rate_drop_factor=FLAGS.learning_rate_drop_factor, seed=FLAGS.seed,
-      max_images_per_class=FLAGS.max_images_per_class)
-  trainer = train(config, FLAGS.checkpoint_dir, FLAGS.data_dir)
-  if FLAGS.export:
-    export(trainer, FLAGS.data_dir)
-
-
-def export(trainer, data_dir=None):
-  """Writes ABS and Binary ABS (class scalars fitted on training images)."""
-  decoders = [v.decoder for v in trainer.vaes]
+      max_images_per_class=FLAGS.max_images_per_class, classes=classes)
+  train(config, FLAGS.checkpoint_dir, FLAGS.data_dir)
+  if not (FLAGS.export or FLAGS.measure_train_images):
+    return
+  vaes, provenance = vae_training.load_vaes(FLAGS.checkpoint_dir, replaced)
+  decoders = [v.decoder for v in vaes]
   search = latent_search.LatentSearchConfig(num_samples=FLAGS.num_samples,
                                             num_steps=FLAGS.num_steps)
   model = abs_model.ABS(decoders, abs_model.ABSConfig(search=search))
+  if FLAGS.measure_train_images:
+    provenance["train_accuracy"] = measure(model, FLAGS.measure_train_images, FLAGS.data_dir)
+  if FLAGS.export:
+    export(model, provenance, FLAGS.data_dir)
+
+
+def measure(model, num_images, data_dir=None) -> dict:
+  """ABS's accuracy on the last `num_images` training images."""
+  train_split = mnist.load("train", data_dir)
+  fit = train_split.take(len(train_split.labels) - num_images, num_images)
+  start = time.time()
+  value = accuracy.clean_accuracy(model, fit.images, fit.labels, batch_size=500)
+  logging.info("ABS: accuracy %.4f on the last %d training images (%.0f s).", value,
+               num_images, time.time() - start)
+  return {"images": f"last {num_images} training images", "abs_accuracy": value}
+
+
+def export(model, provenance, data_dir=None):
+  """Writes ABS and Binary ABS (class scalars fitted on training images)."""
+  decoders, search = model.decoders, model.config.search
   saved_model.export(model, FLAGS.abs_export_dir)
   logging.info("Exported ABS to %s.", FLAGS.abs_export_dir)
   fit = mnist.load("train", data_dir).take(0, FLAGS.scale_fit_images)
@@ -96,9 +154,7 @@ def export(trainer, data_dir=None):
   info["seconds"] = time.time() - start
   saved_model.export(binary, FLAGS.binary_abs_export_dir)
   logging.info("Exported Binary ABS to %s: %s", FLAGS.binary_abs_export_dir, info)
-  record = {"training": {k: v for k, v in trainer.state.items() if k != "history"},
-            "final_epoch": trainer.state["history"][-1] if trainer.state["history"] else None,
-            "binary_abs_class_scales": info}
+  record = {**provenance, "binary_abs_class_scales": info}
   for directory in (FLAGS.abs_export_dir, FLAGS.binary_abs_export_dir):
     path = pathlib.Path(directory).parent / "training.json"
     path.write_text(json.dumps(record, indent=2) + "\n")

@@ -46,26 +46,42 @@ def test_resumed_run_takes_the_scheduled_learning_rate(tmp_path):
   assert float(trainer.optimizer.learning_rate) == pytest.approx(1e-4)
 
 
-def _run(tmp_path, epochs, export):
+def _run(tmp_path, epochs, export, extra=(), expect_ok=True):
   args = [sys.executable, "-m", "abs_tf.train_abs", f"--checkpoint_dir={tmp_path / 'ck'}",
-          f"--epochs={epochs}", "--max_images_per_class=64", "--batch_size=32"]
+          f"--epochs={epochs}", "--max_images_per_class=64", "--batch_size=32", *extra]
   if export:
     args += ["--export", f"--abs_export_dir={tmp_path / 'abs' / '1'}",
              f"--binary_abs_export_dir={tmp_path / 'binary_abs' / '1'}",
              "--scale_fit_images=40", "--num_samples=50", "--num_steps=2"]
   out = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=600,
                        env={**os.environ, "PYTHONPATH": str(REPO)})
-  assert out.returncode == 0, out.stderr[-3000:]
+  assert (out.returncode == 0) == expect_ok, out.stderr[-3000:]
   return out.stderr
+
+
+def _train(directory, **settings):
+  """A tiny run in this process; returns its trainer."""
+  from abs_tf.data import mnist
+  train = mnist.load("train")
+  config = vae_training.TrainConfig(epochs=1, batch_size=16, max_images_per_class=16,
+                                    **settings)
+  trainer = vae_training.VAETrainer(config, directory)
+  trainer.run(train.images, train.labels)
+  return trainer
 
 
 def test_train_resume_and_export(tmp_path):
   log = _run(tmp_path, 1, export=False)
   assert "epoch 1/1" in log
-  log = _run(tmp_path, 2, export=True)
+  _train(tmp_path / "c4", classes=(4,), seed=1)
+  log = _run(tmp_path, 2, export=True, extra=[f"--class_checkpoints=4:{tmp_path / 'c4'}",
+                                              "--measure_train_images=20"])
   assert "Resumed" in log and "epoch 2/2" in log and "epoch 1/2" not in log
+  assert "on the last 20 training images" in log
   record = json.loads((tmp_path / "binary_abs" / "training.json").read_text())
   assert record["training"]["epoch"] == 2
+  assert record["replaced_vaes"]["4"]["seed"] == 1
+  assert 0 <= record["train_accuracy"]["abs_accuracy"] <= 1
   scales = record["binary_abs_class_scales"]
   assert scales["train_accuracy_fitted"] >= scales["train_accuracy_unit_scales"]
   for name in ("abs", "binary_abs"):
@@ -83,3 +99,31 @@ def test_training_lowers_the_loss():
   last = history[-1]["reconstruction_nats"] + history[-1]["kl_nats"]
   assert last < first
   assert np.isfinite(last)
+
+
+def test_a_class_trained_alone_replaces_that_class(tmp_path):
+  full = _train(tmp_path / "all")
+  alone = _train(tmp_path / "c4", classes=(4,), seed=1)
+  assert len(alone.vaes) == 1 and alone.state["classes"] == [4]
+  vaes, provenance = vae_training.load_vaes(tmp_path / "all", {4: tmp_path / "c4"})
+  for c, expected in ((4, alone.vaes[0]), (3, full.vaes[3])):
+    for got, want in zip(vaes[c].weights, expected.weights):
+      np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+  assert not np.array_equal(np.asarray(vaes[4].weights[0]), np.asarray(full.vaes[4].weights[0]))
+  assert provenance["replaced_vaes"]["4"]["seed"] == 1
+  assert provenance["training"]["epoch"] == 1
+  with pytest.raises(ValueError, match=r"classes \[4\], this run trains \[5\]"):
+    vae_training.load_vaes(tmp_path / "all", {5: tmp_path / "c4"})
+  with pytest.raises(FileNotFoundError, match="No checkpoint"):
+    vae_training.load_vaes(tmp_path / "missing")
+
+
+@pytest.mark.parametrize("classes", [(), (3, 3), (10,), (-1,)])
+def test_classes_are_checked(classes):
+  with pytest.raises(ValueError, match="distinct integers"):
+    vae_training.TrainConfig(classes=classes)
+
+
+def test_export_of_a_per_class_run_is_refused(tmp_path):
+  log = _run(tmp_path, 1, export=True, extra=["--classes=4"], expect_ok=False)
+  assert "a run of --classes joins it by --class_checkpoints" in log

@@ -14,7 +14,7 @@ References:
 
 import dataclasses
 import time
-from typing import Callable, List, Optional
+from typing import Callable, List, Mapping, Optional, Tuple
 
 import keras
 import numpy as np
@@ -41,6 +41,8 @@ class TrainConfig:
       size is learning_rate * factor (None: constant; the paper does not give a schedule).
     seed: seed of initialisation, shuffling and posterior samples.
     max_images_per_class: use only the first N images of each class (tests).
+    classes: the classes whose VAEs the run trains (all ten by default; a run of fewer,
+      e.g. one class with another seed, is combined with a full run at export).
   """
   epochs: int = 100
   batch_size: int = 64
@@ -52,8 +54,15 @@ class TrainConfig:
   learning_rate_drop_factor: float = 0.1
   seed: int = 0
   max_images_per_class: Optional[int] = None
+  classes: Tuple[int, ...] = tuple(range(NUM_CLASSES))
 
   def __post_init__(self):
+    classes = tuple(self.classes)
+    if (not classes or len(set(classes)) != len(classes) or
+        not all(isinstance(c, int) and 0 <= c < NUM_CLASSES for c in classes)):
+      raise ValueError(f"classes must be distinct integers in [0, {NUM_CLASSES}), got "
+                       f"{self.classes!r}.")
+    object.__setattr__(self, "classes", classes)
     for name in ("epochs", "batch_size"):
       if getattr(self, name) < 1:
         raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
@@ -94,20 +103,22 @@ def class_images(images: np.ndarray, labels: np.ndarray,
 
 
 class VAETrainer:
-  """Trains ten VAEs jointly; one Adam over all their weights (Adam is per-parameter)."""
+  """Trains the VAEs of `config.classes` jointly; one Adam over all their weights (Adam is
+  per-parameter, so the classes do not interact)."""
 
   def __init__(self, config: TrainConfig, checkpoint_dir=None):
     self.config = config
     self.checkpoint_dir = checkpoint_dir
     keras.utils.set_random_seed(config.seed)
-    self.vaes = [vae_lib.VAE(name=f"vae_{c}") for c in range(NUM_CLASSES)]
+    self.vaes = [vae_lib.VAE(name=f"vae_{c}") for c in config.classes]
     self.optimizer = keras.optimizers.Adam(config.learning_rate)
     self.weights = [w for v in self.vaes for w in v.weights]
     trainable = [w for v in self.vaes for w in v.trainable_weights]
     self.optimizer.build(trainable)
     self._trainable = trainable
     self._seed = tf.random.Generator.from_seed(config.seed)
-    self.state = {"epoch": 0, "step": 0, "history": [], "seconds": 0.0}
+    self.state = {"epoch": 0, "step": 0, "history": [], "seconds": 0.0,
+                  "classes": list(config.classes), "seed": config.seed}
 
   def _variables(self):
     return ([w.value for w in self.weights] + [v.value for v in self.optimizer.variables] +
@@ -115,8 +126,9 @@ class VAETrainer:
 
   @tf.function
   def _train_step(self, batches, weight):
-    """batches: float32 [10, B, 28, 28, 1]. Returns mean reconstruction and KL over classes."""
-    seeds = tf.cast(self._seed.make_seeds(NUM_CLASSES), tf.int32)
+    """batches: float32 [C, B, 28, 28, 1], C = len(classes). Returns mean reconstruction
+    and KL over the classes."""
+    seeds = tf.cast(self._seed.make_seeds(len(self.vaes)), tf.int32)
     with tf.GradientTape() as tape:
       recs, kls = [], []
       for c, v in enumerate(self.vaes):
@@ -127,7 +139,25 @@ class VAETrainer:
       loss = rec + weight * kl
     grads = tape.gradient(loss, self._trainable)
     self.optimizer.apply_gradients(zip(grads, self._trainable))
-    return rec / NUM_CLASSES, kl / NUM_CLASSES
+    return rec / len(self.vaes), kl / len(self.vaes)
+
+  def restore(self) -> bool:
+    """Loads the checkpoint of `checkpoint_dir` if there is one; returns whether it did.
+
+    Raises:
+      ValueError: the checkpoint was written for other classes or another architecture.
+    """
+    if self.checkpoint_dir is None:
+      return False
+    restored = checkpoint.restore(self.checkpoint_dir, self._variables())
+    if restored is None:
+      return False
+    classes = tuple(restored.get("classes", range(NUM_CLASSES)))
+    if classes != self.config.classes:
+      raise ValueError(f"{self.checkpoint_dir} holds the VAEs of classes {list(classes)}, "
+                       f"this run trains {list(self.config.classes)}.")
+    self.state = restored
+    return True
 
   def run(self, images: np.ndarray, labels: np.ndarray,
           on_epoch: Optional[Callable[[dict], None]] = None) -> dict:
@@ -141,12 +171,10 @@ class VAETrainer:
     Returns:
       The run's state: epoch, step, history (one record per epoch), seconds.
     """
-    if self.checkpoint_dir is not None:
-      restored = checkpoint.restore(self.checkpoint_dir, self._variables())
-      if restored is not None:
-        self.state = restored
-        logging.info("Resumed from %s at epoch %d.", self.checkpoint_dir, restored["epoch"])
+    if self.restore():
+      logging.info("Resumed from %s at epoch %d.", self.checkpoint_dir, self.state["epoch"])
     per_class = class_images(images, labels, self.config.max_images_per_class)
+    per_class = [per_class[c] for c in self.config.classes]
     steps_per_epoch = int(np.ceil(max(len(x) for x in per_class) / self.config.batch_size))
     b = self.config.batch_size
     while self.state["epoch"] < self.config.epochs:
@@ -177,3 +205,38 @@ class VAETrainer:
       if on_epoch is not None:
         on_epoch(record)
     return self.state
+
+
+def load_vaes(checkpoint_dir, class_checkpoints: Optional[Mapping[int, str]] = None
+              ) -> Tuple[List[vae_lib.VAE], dict]:
+  """The ten VAEs of a run of all classes, some replaced by those of per-class runs.
+
+  Args:
+    checkpoint_dir: checkpoint of a run of all ten classes.
+    class_checkpoints: class -> checkpoint of a run of that class alone (`classes=(c,)`),
+      whose VAE replaces the full run's.
+
+  Returns:
+    The ten VAEs in class order, and their provenance: for the full run ("training") and
+    for each replacement ("replaced_vaes"), the directory, epoch, step, seed, training
+    seconds and last epoch's record.
+
+  Raises:
+    FileNotFoundError: a directory without a checkpoint.
+    ValueError: a checkpoint of other classes.
+  """
+  def restored(classes, directory):
+    trainer = VAETrainer(TrainConfig(classes=classes), directory)
+    if not trainer.restore():
+      raise FileNotFoundError(f"No checkpoint in {directory}.")
+    state = trainer.state
+    return trainer.vaes, {"checkpoint_dir": str(directory), "epoch": state["epoch"],
+                          "step": state["step"], "seed": state.get("seed"),
+                          "seconds": state["seconds"],
+                          "final_epoch": state["history"][-1] if state["history"] else None}
+
+  vaes, base = restored(tuple(range(NUM_CLASSES)), checkpoint_dir)
+  provenance = {"training": base, "replaced_vaes": {}}
+  for c, directory in sorted((class_checkpoints or {}).items()):
+    (vaes[c],), provenance["replaced_vaes"][str(c)] = restored((c,), directory)
+  return vaes, provenance
