@@ -7,11 +7,12 @@ trained decoders then become the ABS and Binary ABS SavedModels (paper settings:
 latent samples, 20 Adam steps); Binary ABS's class scalars are fitted on the first
 --scale_fit_images training images.
 
-A VAE can be trained again alone (another seed, say) and swapped into a full run:
+Some classes' VAEs can be trained again (another seed, say) and swapped into a full run:
 
-  python -m abs_tf.train_abs --classes=4 --seed=1 --checkpoint_dir=checkpoints/abs_c4_s1 --epochs=165
+  python -m abs_tf.train_abs --classes=4,9 --seed=1 --checkpoint_dir=checkpoints/abs_s1 \
+      --epochs=165 --learning_rate_drop_epoch=140
   python -m abs_tf.train_abs --checkpoint_dir=checkpoints/abs --epochs=165 \
-      --class_checkpoints=4:checkpoints/abs_c4_s1 --measure_train_images=5000 [--export]
+      --class_checkpoints=4:checkpoints/abs_s1 --measure_train_images=5000 [--export]
 
 The second command trains nothing (its run is finished), measures ABS with class 4's VAE
 replaced on the last 5,000 training images, and exports that combination with --export.
@@ -61,8 +62,8 @@ flags.DEFINE_integer("num_steps", latent_search.LatentSearchConfig.num_steps,
 flags.DEFINE_list("classes", None, "Train only these classes' VAEs (e.g. 4,9) into their "
                   "own --checkpoint_dir; all ten by default.")
 flags.DEFINE_list("class_checkpoints", [], "CLASS:DIR pairs: with --export or "
-                  "--measure_train_images, the VAE of CLASS comes from the run of that class "
-                  "alone in DIR (see --classes) instead of --checkpoint_dir.")
+                  "--measure_train_images, the VAE of CLASS comes from the run in DIR (of "
+                  "--classes, say) instead of --checkpoint_dir.")
 flags.DEFINE_integer("measure_train_images", 0, "If > 0, log ABS's accuracy on the last N "
                      "training images (with --class_checkpoints, to choose among runs).")
 

@@ -103,19 +103,23 @@ def test_training_lowers_the_loss():
 
 def test_a_class_trained_alone_replaces_that_class(tmp_path):
   full = _train(tmp_path / "all")
-  alone = _train(tmp_path / "c4", classes=(4,), seed=1)
-  assert len(alone.vaes) == 1 and alone.state["classes"] == [4]
-  vaes, provenance = vae_training.load_vaes(tmp_path / "all", {4: tmp_path / "c4"})
-  for c, expected in ((4, alone.vaes[0]), (3, full.vaes[3])):
+  alone = _train(tmp_path / "c49", classes=(4, 9), seed=1)
+  assert len(alone.vaes) == 2 and alone.state["classes"] == [4, 9]
+  vaes, provenance = vae_training.load_vaes(tmp_path / "all", {9: tmp_path / "c49"})
+  for c, expected in ((9, alone.vaes[1]), (3, full.vaes[3])):
     for got, want in zip(vaes[c].weights, expected.weights):
       np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
-  assert not np.array_equal(np.asarray(vaes[4].weights[0]), np.asarray(full.vaes[4].weights[0]))
-  assert provenance["replaced_vaes"]["4"]["seed"] == 1
+  assert not np.array_equal(np.asarray(vaes[9].weights[0]), np.asarray(full.vaes[9].weights[0]))
+  assert provenance["replaced_vaes"]["9"]["seed"] == 1 and "4" not in provenance["replaced_vaes"]
   assert provenance["training"]["epoch"] == 1
-  with pytest.raises(ValueError, match=r"classes \[4\], this run trains \[5\]"):
-    vae_training.load_vaes(tmp_path / "all", {5: tmp_path / "c4"})
+  with pytest.raises(ValueError, match=r"classes \[4, 9\], not 5"):
+    vae_training.load_vaes(tmp_path / "all", {5: tmp_path / "c49"})
+  with pytest.raises(ValueError, match="expected a run of all ten"):
+    vae_training.load_vaes(tmp_path / "c49")
   with pytest.raises(FileNotFoundError, match="No checkpoint"):
     vae_training.load_vaes(tmp_path / "missing")
+  with pytest.raises(ValueError, match=r"classes \[4, 9\], this run trains \[4\]"):
+    vae_training.VAETrainer(vae_training.TrainConfig(classes=(4,)), tmp_path / "c49").restore()
 
 
 @pytest.mark.parametrize("classes", [(), (3, 3), (10,), (-1,)])

@@ -26,6 +26,15 @@ def save(directory, variables: Sequence, state: dict):
   os.replace(tmp, directory / _LATEST)
 
 
+def read_state(directory) -> Optional[dict]:
+  """The JSON state of the checkpoint in `directory` (None without one), no variables."""
+  path = pathlib.Path(directory) / _LATEST
+  if not path.is_file():
+    return None
+  with np.load(path) as data:
+    return json.loads(bytes(data["state"]).decode())
+
+
 def restore(directory, variables: Sequence) -> Optional[dict]:
   """Restores `variables` from the checkpoint in `directory`.
 

@@ -149,14 +149,14 @@ class VAETrainer:
     """
     if self.checkpoint_dir is None:
       return False
-    restored = checkpoint.restore(self.checkpoint_dir, self._variables())
-    if restored is None:
+    state = checkpoint.read_state(self.checkpoint_dir)
+    if state is None:
       return False
-    classes = tuple(restored.get("classes", range(NUM_CLASSES)))
+    classes = tuple(state.get("classes", range(NUM_CLASSES)))
     if classes != self.config.classes:
       raise ValueError(f"{self.checkpoint_dir} holds the VAEs of classes {list(classes)}, "
                        f"this run trains {list(self.config.classes)}.")
-    self.state = restored
+    self.state = checkpoint.restore(self.checkpoint_dir, self._variables())
     return True
 
   def run(self, images: np.ndarray, labels: np.ndarray,
@@ -209,12 +209,12 @@ class VAETrainer:
 
 def load_vaes(checkpoint_dir, class_checkpoints: Optional[Mapping[int, str]] = None
               ) -> Tuple[List[vae_lib.VAE], dict]:
-  """The ten VAEs of a run of all classes, some replaced by those of per-class runs.
+  """The ten VAEs of a run of all classes, some replaced by those of other runs.
 
   Args:
     checkpoint_dir: checkpoint of a run of all ten classes.
-    class_checkpoints: class -> checkpoint of a run of that class alone (`classes=(c,)`),
-      whose VAE replaces the full run's.
+    class_checkpoints: class -> checkpoint of another run that trained that class (e.g.
+      `classes=(4, 9)` with another seed); its VAE replaces the full run's.
 
   Returns:
     The ten VAEs in class order, and their provenance: for the full run ("training") and
@@ -223,20 +223,31 @@ def load_vaes(checkpoint_dir, class_checkpoints: Optional[Mapping[int, str]] = N
 
   Raises:
     FileNotFoundError: a directory without a checkpoint.
-    ValueError: a checkpoint of other classes.
+    ValueError: a checkpoint without the class asked of it.
   """
-  def restored(classes, directory):
-    trainer = VAETrainer(TrainConfig(classes=classes), directory)
-    if not trainer.restore():
+  def restored(directory):
+    state = checkpoint.read_state(directory)
+    if state is None:
       raise FileNotFoundError(f"No checkpoint in {directory}.")
+    classes = tuple(state.get("classes", range(NUM_CLASSES)))
+    trainer = VAETrainer(TrainConfig(classes=classes), directory)
+    trainer.restore()
     state = trainer.state
-    return trainer.vaes, {"checkpoint_dir": str(directory), "epoch": state["epoch"],
-                          "step": state["step"], "seed": state.get("seed"),
-                          "seconds": state["seconds"],
-                          "final_epoch": state["history"][-1] if state["history"] else None}
+    return dict(zip(classes, trainer.vaes)), {
+        "checkpoint_dir": str(directory), "epoch": state["epoch"], "step": state["step"],
+        "seed": state.get("seed"), "seconds": state["seconds"],
+        "final_epoch": state["history"][-1] if state["history"] else None}
 
-  vaes, base = restored(tuple(range(NUM_CLASSES)), checkpoint_dir)
+  by_class, base = restored(checkpoint_dir)
+  if len(by_class) != NUM_CLASSES:
+    raise ValueError(f"{checkpoint_dir} holds the VAEs of classes {sorted(by_class)}; "
+                     "expected a run of all ten.")
+  vaes = [by_class[c] for c in range(NUM_CLASSES)]
   provenance = {"training": base, "replaced_vaes": {}}
   for c, directory in sorted((class_checkpoints or {}).items()):
-    (vaes[c],), provenance["replaced_vaes"][str(c)] = restored((c,), directory)
+    other, record = restored(directory)
+    if c not in other:
+      raise ValueError(f"{directory} holds the VAEs of classes {sorted(other)}, not {c}.")
+    vaes[c] = other[c]
+    provenance["replaced_vaes"][str(c)] = record
   return vaes, provenance
