@@ -16,6 +16,12 @@ Some classes' VAEs can be trained again (another seed, say) and swapped into a f
 
 The second command trains nothing (its run is finished), measures ABS with class 4's VAE
 replaced on the last 5,000 training images, and exports that combination with --export.
+
+A run can start from another run's weights (a fine-tune with other settings, e.g. a smaller
+decoder variance at KL weight 1):
+
+  python -m abs_tf.train_abs --checkpoint_dir=checkpoints/abs_v035 --init_from=checkpoints/abs \
+      --decoder_variance=0.35 --kl_weight_start=1 --epochs=40 --learning_rate_drop_epoch=30
 """
 
 import json
@@ -64,14 +70,24 @@ flags.DEFINE_list("classes", None, "Train only these classes' VAEs (e.g. 4,9) in
 flags.DEFINE_list("class_checkpoints", [], "CLASS:DIR pairs: with --export or "
                   "--measure_train_images, the VAE of CLASS comes from the run in DIR (of "
                   "--classes, say) instead of --checkpoint_dir.")
+flags.DEFINE_float("decoder_variance", vae_training.TrainConfig.decoder_variance,
+                   "The decoder Gaussian's fixed variance (training only; 1/2: the training "
+                   "loss is the inference bound).")
+flags.DEFINE_float("kl_weight_start", vae_training.TrainConfig.kl_weight_start,
+                   "KL weight at epoch 0, falling to 1 over --kl_anneal_epochs (paper: 10).")
+flags.DEFINE_string("init_from", None, "Start from the VAE weights of this finished run "
+                    "(not its optimiser or epochs) if --checkpoint_dir has no checkpoint yet.")
 flags.DEFINE_integer("measure_train_images", 0, "If > 0, log ABS's accuracy on the last N "
                      "training images (with --class_checkpoints, to choose among runs).")
 
 
-def train(config: vae_training.TrainConfig, checkpoint_dir, data_dir=None):
-  """Runs (or resumes) training; returns the trainer with its trained VAEs."""
+def train(config: vae_training.TrainConfig, checkpoint_dir, data_dir=None, init_from=None):
+  """Runs (or resumes) training, from `init_from`'s weights if given and not resuming;
+  returns the trainer with its trained VAEs."""
   train_split = mnist.load("train", data_dir)
   trainer = vae_training.VAETrainer(config, checkpoint_dir)
+  if init_from and trainer.initialize_from(init_from):
+    logging.info("Starting from the weights of %s.", init_from)
   total = config.epochs
 
   def report(record):
@@ -118,8 +134,9 @@ def main(argv):
       kl_anneal_epochs=FLAGS.kl_anneal_epochs,
       learning_rate_drop_epoch=FLAGS.learning_rate_drop_epoch,
       learning_rate_drop_factor=FLAGS.learning_rate_drop_factor, seed=FLAGS.seed,
-      max_images_per_class=FLAGS.max_images_per_class, classes=classes)
-  train(config, FLAGS.checkpoint_dir, FLAGS.data_dir)
+      max_images_per_class=FLAGS.max_images_per_class, classes=classes,
+      kl_weight_start=FLAGS.kl_weight_start, decoder_variance=FLAGS.decoder_variance)
+  train(config, FLAGS.checkpoint_dir, FLAGS.data_dir, FLAGS.init_from)
   if not (FLAGS.export or FLAGS.measure_train_images):
     return
   vaes, provenance = vae_training.load_vaes(FLAGS.checkpoint_dir, replaced)

@@ -131,3 +131,49 @@ def test_classes_are_checked(classes):
 def test_export_of_a_per_class_run_is_refused(tmp_path):
   log = _run(tmp_path, 1, export=True, extra=["--classes=4"], expect_ok=False)
   assert "a run of --classes joins it by --class_checkpoints" in log
+
+
+def test_decoder_variance_weighs_the_squared_error():
+  """-log p(x|z) = ||x - mean||^2 / (2 v) + 392 log(2 pi v): v = 1/2 and v = 1/4 differ by
+  exactly the squared error plus the constant."""
+  from abs_tf.models import vae as vae_lib
+  images = np.random.default_rng(0).uniform(size=(3, 28, 28, 1)).astype(np.float32)
+  z = np.zeros((3, 8), np.float32)
+  decoders = [vae_lib.Decoder(variance=v) for v in (0.5, 0.25)]
+  for dec in decoders:
+    dec.build((None, 8))
+  for w, value in zip(decoders[1].weights, decoders[0].weights):
+    w.assign(value)
+  half, quarter = (-np.asarray(d(z).log_prob(images)) for d in decoders)
+  squared = np.sum((images - np.asarray(decoders[0].mean(z))) ** 2, axis=(1, 2, 3))
+  np.testing.assert_allclose(half, squared + 392 * np.log(np.pi), rtol=1e-5)
+  np.testing.assert_allclose(quarter, 2 * squared + 392 * np.log(np.pi / 2), rtol=1e-5)
+  with pytest.raises(ValueError, match="decoder_variance must be > 0"):
+    vae_training.TrainConfig(decoder_variance=0.0)
+
+
+def test_a_fine_tune_starts_from_another_runs_weights(tmp_path):
+  base = _train(tmp_path / "all")
+  tune = vae_training.VAETrainer(
+      vae_training.TrainConfig(epochs=1, batch_size=16, max_images_per_class=16,
+                               classes=(3, 9), decoder_variance=0.35, kl_weight_start=1.0),
+      tmp_path / "tune")
+  assert tune.initialize_from(tmp_path / "all")
+  for got, want in zip(tune.vaes[1].weights, base.vaes[9].weights):
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+  assert tune.state["initialized_from"]["epoch"] == 1 and tune.state["epoch"] == 0
+  from abs_tf.data import mnist
+  train = mnist.load("train")
+  tune.run(train.images, train.labels)
+  # Once the fine-tune has a checkpoint of its own it resumes from that, not the source.
+  again = vae_training.VAETrainer(tune.config, tmp_path / "tune")
+  assert not again.initialize_from(tmp_path / "all")
+  _, provenance = vae_training.load_vaes(tmp_path / "all", {9: tmp_path / "tune"})
+  assert provenance["replaced_vaes"]["9"]["decoder_variance"] == 0.35
+  assert provenance["replaced_vaes"]["9"]["initialized_from"]["checkpoint_dir"] == str(
+      tmp_path / "all")
+  with pytest.raises(ValueError, match="decoder variance 0.35, this run uses 0.5"):
+    vae_training.VAETrainer(vae_training.TrainConfig(classes=(3, 9)), tmp_path / "tune").restore()
+  with pytest.raises(ValueError, match=r"not all of \[3, 5\]"):
+    vae_training.VAETrainer(vae_training.TrainConfig(classes=(3, 5)), tmp_path / "x"
+                            ).initialize_from(tmp_path / "tune")

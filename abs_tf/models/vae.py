@@ -4,15 +4,18 @@ One VAE models p(x | y) for one class y (Kingma & Welling, 2013):
 
   q_phi(z | x) = N(z; mu_phi(x), diag(sigma_phi(x)^2))      (encoder)
   p(z)         = N(z; 0, I_8)                                (prior)
-  p_theta(x|z) = N(x; sigmoid(g_theta(z)), 1/2 I_784)       (decoder)
+  p_theta(x|z) = N(x; sigmoid(g_theta(z)), v I_784)         (decoder)
 
-With the decoder's variance fixed at 1/2 its negative log-likelihood is the squared error
-||x - mean(z)||^2 up to a constant, so the training loss (the negative ELBO, eq. 7 of the paper)
+The decoder's variance v is fixed (the paper does not state it). Its negative log-likelihood
+is the squared error ||x - mean(z)||^2 / (2 v) up to a constant, so the training loss (the
+negative ELBO, eq. 7 of the paper) is
 
-  -ELBO(x) = E_q[ ||x - mean(z)||^2 ] + kl_weight * KL(q(z|x) || p(z)) + const
+  -ELBO(x) = E_q[ ||x - mean(z)||^2 ] / (2 v) + kl_weight * KL(q(z|x) || p(z)) + const.
 
-and the squared-error bound that ABS maximises at inference (see `abs_model.py`) are the same
-objective. Layers follow the authors' released model (shared/reference/README.md).
+With v = 1/2 (the default) this is the squared-error bound that ABS maximises at inference
+(see `latent_search.py`); a smaller v weighs the squared error more against the KL term during
+training only (inference always uses the bound of eq. 8). Layers follow the authors' released
+model (shared/reference/README.md).
 
 References:
   Schott, Rauber, Bethge, Brendel. Towards the first adversarially robust neural network
@@ -30,7 +33,7 @@ tfd = tfp.distributions
 LATENT_SIZE = 8
 IMAGE_SHAPE = (28, 28, 1)
 NUM_PIXELS = 784
-# Fixed decoder variance: with 1/2, -log p(x|z) = ||x - mean||^2 + const.
+# Default decoder variance: with 1/2, -log p(x|z) = ||x - mean||^2 + const.
 DECODER_VARIANCE = 0.5
 # PyTorch BatchNorm defaults (eps 1e-5, momentum 0.1 == Keras momentum 0.9).
 _BN = dict(epsilon=1e-5, momentum=0.9)
@@ -82,9 +85,12 @@ class Decoder(keras.layers.Layer):
   ConvT 4x4/1 s1; the image mean is the sigmoid of the last layer.
   """
 
-  def __init__(self, latent_size=LATENT_SIZE, **kwargs):
+  def __init__(self, latent_size=LATENT_SIZE, variance=DECODER_VARIANCE, **kwargs):
     super().__init__(**kwargs)
+    if not variance > 0:
+      raise ValueError(f"The decoder's variance must be > 0, got {variance!r}.")
     self.latent_size = latent_size
+    self.variance = float(variance)
     self.net = keras.Sequential(
         _deconv_block(32, 4, 1) + _deconv_block(16, 5, 2) + _deconv_block(16, 5, 2) +
         _deconv_block(1, 4, 1, batch_norm=False))
@@ -99,9 +105,9 @@ class Decoder(keras.layers.Layer):
 
   def call(self, z, training=False):
     """Args: z float32 [B, 8]. Returns: tfd.Independent Normal over images, batch shape [B],
-    event shape [28, 28, 1], mean in (0, 1), variance `DECODER_VARIANCE`."""
+    event shape [28, 28, 1], mean in (0, 1), variance `self.variance`."""
     return tfd.Independent(
-        tfd.Normal(loc=self.mean(z, training=training), scale=math.sqrt(DECODER_VARIANCE)),
+        tfd.Normal(loc=self.mean(z, training=training), scale=math.sqrt(self.variance)),
         reinterpreted_batch_ndims=3)
 
 
@@ -111,13 +117,18 @@ def prior(latent_size=LATENT_SIZE):
 
 
 class VAE(keras.Model):
-  """The VAE of one class: encoder, decoder and the training loss."""
+  """The VAE of one class: encoder, decoder and the training loss.
 
-  def __init__(self, latent_size=LATENT_SIZE, **kwargs):
+  Args:
+    latent_size: dimension of z.
+    decoder_variance: the decoder Gaussian's fixed variance v (training only).
+  """
+
+  def __init__(self, latent_size=LATENT_SIZE, decoder_variance=DECODER_VARIANCE, **kwargs):
     super().__init__(**kwargs)
     self.latent_size = latent_size
     self.encoder = Encoder(latent_size, name="encoder")
-    self.decoder = Decoder(latent_size, name="decoder")
+    self.decoder = Decoder(latent_size, variance=decoder_variance, name="decoder")
     self.encoder.build((None,) + IMAGE_SHAPE)
     self.decoder.build((None, latent_size))
 
@@ -135,7 +146,8 @@ class VAE(keras.Model):
 
     Returns:
       (reconstruction, kl): float32 [B] each, in nats; reconstruction is -log p(x|z),
-      i.e. ||x - mean(z)||^2 + 392 log(pi); kl is KL(q(z|x) || p(z)).
+      i.e. ||x - mean(z)||^2 / (2 v) + 392 log(2 pi v) (v = 1/2: + 392 log(pi)); kl is
+      KL(q(z|x) || p(z)).
     """
     posterior = self.encoder(images, training=training)
     z = posterior.sample(seed=seed)

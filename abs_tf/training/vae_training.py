@@ -43,6 +43,9 @@ class TrainConfig:
     max_images_per_class: use only the first N images of each class (tests).
     classes: the classes whose VAEs the run trains (all ten by default; a run of fewer,
       e.g. one class with another seed, is combined with a full run at export).
+    decoder_variance: the decoder Gaussian's fixed variance v; the loss weighs the squared
+      error by 1 / (2 v) against the KL term (the paper does not state v; 1/2 makes the
+      training loss the inference bound).
   """
   epochs: int = 100
   batch_size: int = 64
@@ -55,6 +58,7 @@ class TrainConfig:
   seed: int = 0
   max_images_per_class: Optional[int] = None
   classes: Tuple[int, ...] = tuple(range(NUM_CLASSES))
+  decoder_variance: float = vae_lib.DECODER_VARIANCE
 
   def __post_init__(self):
     classes = tuple(self.classes)
@@ -66,8 +70,9 @@ class TrainConfig:
     for name in ("epochs", "batch_size"):
       if getattr(self, name) < 1:
         raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
-    if not self.learning_rate > 0 or not self.kl_anneal_epochs > 0:
-      raise ValueError("learning_rate and kl_anneal_epochs must be > 0.")
+    if not (self.learning_rate > 0 and self.kl_anneal_epochs > 0 and
+            self.decoder_variance > 0):
+      raise ValueError("learning_rate, kl_anneal_epochs and decoder_variance must be > 0.")
     if not 0 < self.learning_rate_drop_factor <= 1:
       raise ValueError("learning_rate_drop_factor must be in (0, 1], got "
                        f"{self.learning_rate_drop_factor}.")
@@ -102,6 +107,14 @@ def class_images(images: np.ndarray, labels: np.ndarray,
   return per_class
 
 
+def stored_config(state: dict) -> TrainConfig:
+  """The settings a checkpoint's VAEs are built with (classes, decoder variance); older
+  checkpoints, without them, hold all ten classes at the default variance."""
+  return TrainConfig(classes=tuple(state.get("classes", range(NUM_CLASSES))),
+                     decoder_variance=state.get("decoder_variance",
+                                                vae_lib.DECODER_VARIANCE))
+
+
 class VAETrainer:
   """Trains the VAEs of `config.classes` jointly; one Adam over all their weights (Adam is
   per-parameter, so the classes do not interact)."""
@@ -110,7 +123,8 @@ class VAETrainer:
     self.config = config
     self.checkpoint_dir = checkpoint_dir
     keras.utils.set_random_seed(config.seed)
-    self.vaes = [vae_lib.VAE(name=f"vae_{c}") for c in config.classes]
+    self.vaes = [vae_lib.VAE(decoder_variance=config.decoder_variance, name=f"vae_{c}")
+                 for c in config.classes]
     self.optimizer = keras.optimizers.Adam(config.learning_rate)
     self.weights = [w for v in self.vaes for w in v.weights]
     trainable = [w for v in self.vaes for w in v.trainable_weights]
@@ -118,7 +132,8 @@ class VAETrainer:
     self._trainable = trainable
     self._seed = tf.random.Generator.from_seed(config.seed)
     self.state = {"epoch": 0, "step": 0, "history": [], "seconds": 0.0,
-                  "classes": list(config.classes), "seed": config.seed}
+                  "classes": list(config.classes), "seed": config.seed,
+                  "decoder_variance": config.decoder_variance}
 
   def _variables(self):
     return ([w.value for w in self.weights] + [v.value for v in self.optimizer.variables] +
@@ -152,11 +167,45 @@ class VAETrainer:
     state = checkpoint.read_state(self.checkpoint_dir)
     if state is None:
       return False
-    classes = tuple(state.get("classes", range(NUM_CLASSES)))
-    if classes != self.config.classes:
-      raise ValueError(f"{self.checkpoint_dir} holds the VAEs of classes {list(classes)}, "
-                       f"this run trains {list(self.config.classes)}.")
+    stored = stored_config(state)
+    if stored.classes != self.config.classes:
+      raise ValueError(f"{self.checkpoint_dir} holds the VAEs of classes "
+                       f"{list(stored.classes)}, this run trains {list(self.config.classes)}.")
+    if stored.decoder_variance != self.config.decoder_variance:
+      raise ValueError(f"{self.checkpoint_dir} was trained with decoder variance "
+                       f"{stored.decoder_variance}, this run uses "
+                       f"{self.config.decoder_variance}; fine-tune into another directory "
+                       "(initialize_from).")
     self.state = checkpoint.restore(self.checkpoint_dir, self._variables())
+    return True
+
+  def initialize_from(self, directory) -> bool:
+    """Starts this run from the VAE weights of another, finished run (a fine-tune with other
+    settings): its weights only, not its optimiser state or epoch count. Does nothing, and
+    returns False, once this run has a checkpoint of its own.
+
+    Raises:
+      FileNotFoundError: `directory` holds no checkpoint.
+      ValueError: it lacks some of this run's classes.
+    """
+    if self.checkpoint_dir is not None and checkpoint.read_state(self.checkpoint_dir):
+      return False
+    state = checkpoint.read_state(directory)
+    if state is None:
+      raise FileNotFoundError(f"No checkpoint in {directory}.")
+    stored = stored_config(state)
+    if not set(self.config.classes) <= set(stored.classes):
+      raise ValueError(f"{directory} holds the VAEs of classes {list(stored.classes)}, not "
+                       f"all of {list(self.config.classes)}.")
+    source = VAETrainer(stored, directory)
+    source.restore()
+    by_class = dict(zip(stored.classes, source.vaes))
+    for c, vae in zip(self.config.classes, self.vaes):
+      for weight, value in zip(vae.weights, by_class[c].weights):
+        weight.assign(value)
+    self.state["initialized_from"] = {"checkpoint_dir": str(directory),
+                                      "epoch": source.state["epoch"],
+                                      "seconds": source.state["seconds"]}
     return True
 
   def run(self, images: np.ndarray, labels: np.ndarray,
@@ -229,13 +278,15 @@ def load_vaes(checkpoint_dir, class_checkpoints: Optional[Mapping[int, str]] = N
     state = checkpoint.read_state(directory)
     if state is None:
       raise FileNotFoundError(f"No checkpoint in {directory}.")
-    classes = tuple(state.get("classes", range(NUM_CLASSES)))
-    trainer = VAETrainer(TrainConfig(classes=classes), directory)
+    stored = stored_config(state)
+    trainer = VAETrainer(stored, directory)
     trainer.restore()
     state = trainer.state
-    return dict(zip(classes, trainer.vaes)), {
+    return dict(zip(stored.classes, trainer.vaes)), {
         "checkpoint_dir": str(directory), "epoch": state["epoch"], "step": state["step"],
         "seed": state.get("seed"), "seconds": state["seconds"],
+        "decoder_variance": stored.decoder_variance,
+        "initialized_from": state.get("initialized_from"),
         "final_epoch": state["history"][-1] if state["history"] else None}
 
   by_class, base = restored(checkpoint_dir)
