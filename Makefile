@@ -17,7 +17,7 @@ $(VENV)/.installed: requirements.txt requirements-test.txt setup.py
 	touch $@
 
 demo: venv
-	$(PY) -m abs_tf.demo
+	$(PY) -m abs_tf.evaluate
 
 test: venv
 	$(PY) -m pytest -q tests
