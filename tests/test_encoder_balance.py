@@ -1,33 +1,24 @@
-"""scripts/encoder_balance.py on the authors' VAEs: the Jacobian norms it uses match finite
+"""abs_tf.training.encoder_balance on the authors' VAEs: the Jacobian norms it uses match finite
 differences, and their encoders sit below 1 (trained as if with a decoder variance < 1/2)."""
-
-import importlib.util
-import pathlib
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-SCRIPT = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "encoder_balance.py"
+from abs_tf.tools import import_reference_weights
+from abs_tf.training import encoder_balance
 
 
 @pytest.fixture(scope="module")
-def script():
-  spec = importlib.util.spec_from_file_location("encoder_balance", SCRIPT)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+def reference(reference_dir):
+  return import_reference_weights.reference_vaes(
+      str(reference_dir / "abs_official_weights.npz"))
 
 
-@pytest.fixture(scope="module")
-def reference(script, reference_dir):
-  return script.reference_vaes(str(reference_dir / "abs_official_weights.npz"))
-
-
-def test_balance_matches_finite_differences(script, reference, test_split):
+def test_balance_matches_finite_differences(reference, test_split):
   vae = reference[5]
   images = test_split.images[test_split.labels == 5][:4]
-  got = script.balance(vae, images)
+  got = encoder_balance.balance(vae, images)
   posterior = vae.encoder(images, training=False)
   mean, variance = posterior.mean().numpy(), posterior.variance().numpy()
   step = 1e-3
@@ -39,8 +30,8 @@ def test_balance_matches_finite_differences(script, reference, test_split):
     np.testing.assert_allclose(got[:, i], variance[:, i] * (2 * norms + 1), rtol=2e-2)
 
 
-def test_the_authors_encoders_weigh_the_squared_error_more(script, reference, test_split):
+def test_the_authors_encoders_weigh_the_squared_error_more(reference, test_split):
   for c in (0, 5):
     images = test_split.images[test_split.labels == c][:100]
-    median = float(np.median(script.balance(reference[c], images)))
+    median = float(np.median(encoder_balance.balance(reference[c], images)))
     assert 0.3 < median < 0.95, (c, median)

@@ -142,8 +142,31 @@ def test_removing_a_worker_node_mid_run_loses_and_repeats_nothing(cluster, runne
   summary = driver.evaluate(_config(tmp_path), executor, runner=runner)
   remover.join(timeout=60)
   assert removed.is_set()
-  assert executor.lost_actors >= 1 and executor.retried >= 1
+  # The removed node's actor either held units (they run again elsewhere: `retried`) or, on a
+  # loaded machine, was still starting (it is replaced; nothing to retry). Either way nothing
+  # is lost or repeated; `test_a_lost_unit_is_queued_again_then_fails` covers the retry.
+  assert executor.lost_actors >= 1
   assert summary.rows_written == len(local_rows)
   lines = _lines(tmp_path)
   assert len(lines) == len(local_rows)  # no duplicates
   assert _results(tmp_path) == local_rows
+
+
+def test_a_lost_unit_is_queued_again_then_fails():
+  import collections  # pylint: disable=import-outside-toplevel
+  unit = _units_for_retry()
+  executor = ray_executor.RayExecutor(max_retries=1)
+  todo = collections.deque(["other"])
+  pending = ray_executor._Pending(unit)  # pylint: disable=protected-access
+  executor._requeue(pending, todo, RuntimeError("node gone"))  # pylint: disable=protected-access
+  assert list(todo) == [pending, "other"] and pending.attempts == 1 and executor.retried == 1
+  with pytest.raises(RuntimeError, match="lost its worker 2 times"):
+    executor._requeue(pending, todo, RuntimeError("again"))  # pylint: disable=protected-access
+
+
+def _units_for_retry():
+  """One work unit of the CNN (its description only; nothing runs)."""
+  from abs_tf.evaluation import models as models_lib  # pylint: disable=import-outside-toplevel
+  from abs_tf.evaluation import plan  # pylint: disable=import-outside-toplevel
+  ref = models_lib.ModelRef("cnn", "CNN", None)
+  return plan.WorkUnit(ref, "gaussian_noise", 0, 2, "{}", 0, "smoke", "f")

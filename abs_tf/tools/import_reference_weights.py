@@ -20,6 +20,7 @@ from absl import logging
 from abs_tf.export import saved_model
 from abs_tf.models import abs_model
 from abs_tf.models import latent_search
+from abs_tf.models import vae as vae_lib
 from abs_tf.tools import torch_weights
 
 # The authors' class scalars of Binary ABS (shared/reference/README.md).
@@ -33,6 +34,19 @@ def reference_decoders(weights: str):
   for c, decoder in enumerate(decoders):
     torch_weights.load_sequential(decoder.net, arrays, f"class_{c}/Decoder.")
   return decoders
+
+
+def reference_vaes(weights: str):
+  """Ten VAEs, encoders and decoders, with the authors' weights (keys class_{c}/Encoder.*,
+  class_{c}/Decoder.*)."""
+  arrays = np.load(weights)
+  vaes = []
+  for c in range(abs_model.NUM_CLASSES):
+    vae = vae_lib.VAE(name=f"reference_vae_{c}")
+    torch_weights.load_sequential(vae.encoder.net, arrays, f"class_{c}/Encoder.")
+    torch_weights.load_sequential(vae.decoder.net, arrays, f"class_{c}/Decoder.")
+    vaes.append(vae)
+  return vaes
 
 
 def reference_abs(weights: str, search: latent_search.LatentSearchConfig,
