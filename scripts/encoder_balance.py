@@ -7,8 +7,8 @@ with decoder variance 1/2 (this project's default), about 2 v for a smaller vari
   python scripts/encoder_balance.py --checkpoint_dir=checkpoints/abs
   python scripts/encoder_balance.py --reference_weights=../shared/reference/abs_official_weights.npz
 
-Measured 2026-11-27 (300 training images per class): this project's epoch-165 run 1.00-1.08,
-the authors' released VAEs 0.48-0.86 (saved_models/abs/README.md).
+Measured 2026-11-27 (300 training images per class): this project's epoch-165 run 1.00-1.03,
+the authors' released VAEs 0.49-0.90 (saved_models/abs/README.md).
 """
 
 import os
