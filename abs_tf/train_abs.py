@@ -118,14 +118,16 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   try:
-    classes = tuple(int(c) for c in FLAGS.classes) if FLAGS.classes else vae_training.TrainConfig.classes
+    classes = (tuple(int(c) for c in FLAGS.classes) if FLAGS.classes
+               else vae_training.TrainConfig.classes)
   except ValueError:
     raise app.UsageError(f"--classes takes class numbers, got {FLAGS.classes}.") from None
   replaced = parse_class_checkpoints(FLAGS.class_checkpoints)
   if not 0 <= FLAGS.measure_train_images <= 60000:
     raise app.UsageError("--measure_train_images must be in [0, 60000], got "
                          f"{FLAGS.measure_train_images}.")
-  if (FLAGS.export or FLAGS.measure_train_images or replaced) and len(classes) != vae_training.NUM_CLASSES:
+  if ((FLAGS.export or FLAGS.measure_train_images or replaced) and
+      len(classes) != vae_training.NUM_CLASSES):
     raise app.UsageError("--export, --measure_train_images and --class_checkpoints use a run "
                          "of all ten classes; a run of --classes joins it by "
                          "--class_checkpoints.")

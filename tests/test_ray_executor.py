@@ -2,6 +2,7 @@
 evaluation gives the local executor's rows, and still does after a worker node is removed
 mid-run (its units run again elsewhere; no row lost, none duplicated)."""
 
+import collections
 import os
 import pathlib
 import subprocess
@@ -153,8 +154,7 @@ def test_removing_a_worker_node_mid_run_loses_and_repeats_nothing(cluster, runne
 
 
 def test_a_lost_unit_is_queued_again_then_fails():
-  import collections  # pylint: disable=import-outside-toplevel
-  unit = _units_for_retry()
+  unit = _unit()
   executor = ray_executor.RayExecutor(max_retries=1)
   todo = collections.deque(["other"])
   pending = ray_executor._Pending(unit)  # pylint: disable=protected-access
@@ -164,7 +164,7 @@ def test_a_lost_unit_is_queued_again_then_fails():
     executor._requeue(pending, todo, RuntimeError("again"))  # pylint: disable=protected-access
 
 
-def _units_for_retry():
+def _unit():
   """One work unit of the CNN (its description only; nothing runs)."""
   from abs_tf.evaluation import models as models_lib  # pylint: disable=import-outside-toplevel
   from abs_tf.evaluation import plan  # pylint: disable=import-outside-toplevel

@@ -29,11 +29,7 @@ REFERENCE_CLASS_SCALES = (1.0, 0.96, 1.001, 1.06, 0.98, 0.96, 1.03, 1.0, 1.0, 1.
 
 def reference_decoders(weights: str):
   """Ten decoders with the authors' weights from their npz (keys class_{c}/Decoder.*)."""
-  arrays = np.load(weights)
-  decoders = abs_model.new_decoders()
-  for c, decoder in enumerate(decoders):
-    torch_weights.load_sequential(decoder.net, arrays, f"class_{c}/Decoder.")
-  return decoders
+  return [vae.decoder for vae in reference_vaes(weights)]
 
 
 def reference_vaes(weights: str):

@@ -14,7 +14,7 @@ References:
 
 import dataclasses
 import time
-from typing import Callable, List, Mapping, Optional, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 import keras
 import numpy as np
@@ -190,22 +190,15 @@ class VAETrainer:
     """
     if self.checkpoint_dir is not None and checkpoint.read_state(self.checkpoint_dir):
       return False
-    state = checkpoint.read_state(directory)
-    if state is None:
-      raise FileNotFoundError(f"No checkpoint in {directory}.")
-    stored = stored_config(state)
-    if not set(self.config.classes) <= set(stored.classes):
-      raise ValueError(f"{directory} holds the VAEs of classes {list(stored.classes)}, not "
-                       f"all of {list(self.config.classes)}.")
-    source = VAETrainer(stored, directory)
-    source.restore()
-    by_class = dict(zip(stored.classes, source.vaes))
+    by_class, source = restore_run(directory)
+    if not set(self.config.classes) <= set(by_class):
+      raise ValueError(f"{directory} holds the VAEs of classes {sorted(by_class)}, not all "
+                       f"of {list(self.config.classes)}.")
     for c, vae in zip(self.config.classes, self.vaes):
       for weight, value in zip(vae.weights, by_class[c].weights):
         weight.assign(value)
     self.state["initialized_from"] = {"checkpoint_dir": str(directory),
-                                      "epoch": source.state["epoch"],
-                                      "seconds": source.state["seconds"]}
+                                      "epoch": source["epoch"], "seconds": source["seconds"]}
     return True
 
   def run(self, images: np.ndarray, labels: np.ndarray,
@@ -256,6 +249,28 @@ class VAETrainer:
     return self.state
 
 
+def restore_run(directory) -> Tuple[Dict[int, vae_lib.VAE], dict]:
+  """The VAEs of a run's checkpoint by class, and the run's record: directory, epoch, step,
+  seed, training seconds, decoder variance, the run it started from and its last epoch.
+
+  Raises:
+    FileNotFoundError: `directory` holds no checkpoint.
+  """
+  state = checkpoint.read_state(directory)
+  if state is None:
+    raise FileNotFoundError(f"No checkpoint in {directory}.")
+  stored = stored_config(state)
+  trainer = VAETrainer(stored, directory)
+  trainer.restore()
+  state = trainer.state
+  return dict(zip(stored.classes, trainer.vaes)), {
+      "checkpoint_dir": str(directory), "epoch": state["epoch"], "step": state["step"],
+      "seed": state.get("seed"), "seconds": state["seconds"],
+      "decoder_variance": stored.decoder_variance,
+      "initialized_from": state.get("initialized_from"),
+      "final_epoch": state["history"][-1] if state["history"] else None}
+
+
 def load_vaes(checkpoint_dir, class_checkpoints: Optional[Mapping[int, str]] = None
               ) -> Tuple[List[vae_lib.VAE], dict]:
   """The ten VAEs of a run of all classes, some replaced by those of other runs.
@@ -274,29 +289,14 @@ def load_vaes(checkpoint_dir, class_checkpoints: Optional[Mapping[int, str]] = N
     FileNotFoundError: a directory without a checkpoint.
     ValueError: a checkpoint without the class asked of it.
   """
-  def restored(directory):
-    state = checkpoint.read_state(directory)
-    if state is None:
-      raise FileNotFoundError(f"No checkpoint in {directory}.")
-    stored = stored_config(state)
-    trainer = VAETrainer(stored, directory)
-    trainer.restore()
-    state = trainer.state
-    return dict(zip(stored.classes, trainer.vaes)), {
-        "checkpoint_dir": str(directory), "epoch": state["epoch"], "step": state["step"],
-        "seed": state.get("seed"), "seconds": state["seconds"],
-        "decoder_variance": stored.decoder_variance,
-        "initialized_from": state.get("initialized_from"),
-        "final_epoch": state["history"][-1] if state["history"] else None}
-
-  by_class, base = restored(checkpoint_dir)
+  by_class, base = restore_run(checkpoint_dir)
   if len(by_class) != NUM_CLASSES:
     raise ValueError(f"{checkpoint_dir} holds the VAEs of classes {sorted(by_class)}; "
                      "expected a run of all ten.")
   vaes = [by_class[c] for c in range(NUM_CLASSES)]
   provenance = {"training": base, "replaced_vaes": {}}
   for c, directory in sorted((class_checkpoints or {}).items()):
-    other, record = restored(directory)
+    other, record = restore_run(directory)
     if c not in other:
       raise ValueError(f"{directory} holds the VAEs of classes {sorted(other)}, not {c}.")
     vaes[c] = other[c]
