@@ -70,6 +70,8 @@ flags.DEFINE_list("classes", None, "Train only these classes' VAEs (e.g. 4,9) in
 flags.DEFINE_list("class_checkpoints", [], "CLASS:DIR pairs: with --export or "
                   "--measure_train_images, the VAE of CLASS comes from the run in DIR (of "
                   "--classes, say) instead of --checkpoint_dir.")
+flags.DEFINE_bool("augment", False, "Distort training images at random: zoom, shear, skew, grid "
+                  "distortion (abs_tf.training.augmentation; experimental).")
 flags.DEFINE_float("decoder_variance", vae_training.TrainConfig.decoder_variance,
                    "The decoder Gaussian's fixed variance (training only; 1/2: the training "
                    "loss is the inference bound).")
@@ -137,7 +139,8 @@ def main(argv):
       learning_rate_drop_epoch=FLAGS.learning_rate_drop_epoch,
       learning_rate_drop_factor=FLAGS.learning_rate_drop_factor, seed=FLAGS.seed,
       max_images_per_class=FLAGS.max_images_per_class, classes=classes,
-      kl_weight_start=FLAGS.kl_weight_start, decoder_variance=FLAGS.decoder_variance)
+      kl_weight_start=FLAGS.kl_weight_start, decoder_variance=FLAGS.decoder_variance,
+      augment=FLAGS.augment)
   train(config, FLAGS.checkpoint_dir, FLAGS.data_dir, FLAGS.init_from)
   if not (FLAGS.export or FLAGS.measure_train_images):
     return

@@ -24,7 +24,7 @@ THIRD_PARTY = {
     "tensorflow_probability": "tensorflow-probability", "tensorflow_hub": "tensorflow-hub",
     "cleverhans": "cleverhans", "matplotlib": "matplotlib", "pytest": "pytest",
     "foolbox": "foolbox", "eagerpy": "eagerpy", "tf_keras": "tf-keras", "ray": "ray",
-    "nbclient": "nbclient", "nbformat": "nbformat",
+    "nbclient": "nbclient", "nbformat": "nbformat", "PIL": "pillow",
 }
 
 

@@ -22,6 +22,7 @@ import tensorflow as tf
 from absl import logging
 
 from abs_tf.models import vae as vae_lib
+from abs_tf.training import augmentation
 from abs_tf.training import checkpoint
 
 NUM_CLASSES = 10
@@ -46,6 +47,7 @@ class TrainConfig:
     decoder_variance: the decoder Gaussian's fixed variance v; the loss weighs the squared
       error by 1 / (2 v) against the KL term (the paper does not state v; 1/2 makes the
       training loss the inference bound).
+    augment: distort training images at random (`augmentation.augment`).
   """
   epochs: int = 100
   batch_size: int = 64
@@ -59,6 +61,7 @@ class TrainConfig:
   max_images_per_class: Optional[int] = None
   classes: Tuple[int, ...] = tuple(range(NUM_CLASSES))
   decoder_variance: float = vae_lib.DECODER_VARIANCE
+  augment: bool = False
 
   def __post_init__(self):
     classes = tuple(self.classes)
@@ -108,11 +111,13 @@ def class_images(images: np.ndarray, labels: np.ndarray,
 
 
 def stored_config(state: dict) -> TrainConfig:
-  """The settings a checkpoint's VAEs are built with (classes, decoder variance); older
-  checkpoints, without them, hold all ten classes at the default variance."""
+  """The settings a checkpoint's VAEs were trained with (classes, decoder variance,
+  augmentation); older checkpoints, without them, hold all ten classes at the default
+  variance, not augmented."""
   return TrainConfig(classes=tuple(state.get("classes", range(NUM_CLASSES))),
                      decoder_variance=state.get("decoder_variance",
-                                                vae_lib.DECODER_VARIANCE))
+                                                vae_lib.DECODER_VARIANCE),
+                     augment=state.get("augment", False))
 
 
 class VAETrainer:
@@ -133,7 +138,7 @@ class VAETrainer:
     self._seed = tf.random.Generator.from_seed(config.seed)
     self.state = {"epoch": 0, "step": 0, "history": [], "seconds": 0.0,
                   "classes": list(config.classes), "seed": config.seed,
-                  "decoder_variance": config.decoder_variance}
+                  "decoder_variance": config.decoder_variance, "augment": config.augment}
 
   def _variables(self):
     return ([w.value for w in self.weights] + [v.value for v in self.optimizer.variables] +
@@ -176,6 +181,9 @@ class VAETrainer:
                        f"{stored.decoder_variance}, this run uses "
                        f"{self.config.decoder_variance}; fine-tune into another directory "
                        "(initialize_from).")
+    if stored.augment != self.config.augment:
+      raise ValueError(f"{self.checkpoint_dir} was trained with augment={stored.augment}, "
+                       f"this run has augment={self.config.augment}.")
     self.state = checkpoint.restore(self.checkpoint_dir, self._variables())
     return True
 
@@ -230,6 +238,9 @@ class VAETrainer:
       recs, kls = [], []
       for s in range(steps_per_epoch):
         batch = np.stack([x[o[s * b:(s + 1) * b]] for x, o in zip(per_class, orders)])
+        if self.config.augment:
+          batch = augmentation.augment(batch.reshape((-1,) + batch.shape[2:]), rng
+                                       ).reshape(batch.shape)
         w = kl_weight(epoch + s / steps_per_epoch, self.config)
         rec, kl = self._train_step(tf.constant(batch), tf.constant(w, tf.float32))
         recs.append(float(rec))
