@@ -10,13 +10,10 @@ from PIL import Image
 from abs_tf.training import augmentation
 from abs_tf.training import vae_training
 
-CENTRES = np.arange(28) + 0.5
-GRID = np.concatenate([np.stack(np.meshgrid(CENTRES, CENTRES), -1), np.ones((28, 28, 1))], -1)
 
-
-def _ours(image, matrix):
-  mapped = GRID @ matrix.T
-  return augmentation.sample(image[None], (mapped[..., :2] / mapped[..., 2:])[None])[0, ..., 0]
+def _ours(image, matrix, displacement=0.0):
+  coordinates = augmentation.source_coordinates(matrix, displacement)
+  return augmentation.sample(image[None], coordinates[None])[0, ..., 0]
 
 
 def test_probability_zero_is_the_identity(test_split):
@@ -54,14 +51,13 @@ def test_grid_distortion_samples_as_pil_mesh_does(test_split):
           for r in range(3) for c in range(3)]
   expected = Image.fromarray(image[..., 0], mode="F").transform(
       (28, 28), Image.MESH, mesh, Image.BILINEAR)
-  coordinates = GRID[..., :2] + augmentation.grid_displacement(moves)
-  ours = augmentation.sample(image[None], coordinates[None])[0, ..., 0]
+  ours = _ours(image, np.eye(3), augmentation.grid_displacement(moves))
   np.testing.assert_allclose(ours, np.asarray(expected), atol=1e-6)
 
 
 def test_skew_moves_corners_outwards_by_one_to_seven_pixels():
   rng = np.random.default_rng(1)
-  square = np.array([[0, 0], [28, 0], [28, 28], [0, 28]], np.float64)
+  square = augmentation.CORNERS
   for _ in range(200):
     moved = augmentation.skew_corners(rng) - square
     outwards = np.sign(square - 14.0)

@@ -26,6 +26,15 @@ MAX_SHEAR_DEGREES = 6
 SKEW_MAGNITUDE = 0.25
 GRID_TILES = 3
 GRID_MAGNITUDE = 1
+GRID_NODES = (0, 9, 18, IMAGE_SIZE)     # Augmentor's 3 x 3 tiles of 9, 9 and 10 pixels
+# The image's corners (TL, TR, BR, BL) as (x, y), and each pixel's centre [28, 28, (x, y)].
+CORNERS = np.array([[0, 0], [IMAGE_SIZE, 0], [IMAGE_SIZE, IMAGE_SIZE], [0, IMAGE_SIZE]],
+                   np.float64)
+_CENTRES = np.arange(IMAGE_SIZE) + 0.5
+PIXEL_CENTRES = np.stack(np.meshgrid(_CENTRES, _CENTRES), axis=-1)
+# Tent weights [28, 4]: pixel centre -> grid nodes (bilinear within each tile).
+_GRID_WEIGHTS = np.stack([np.interp(_CENTRES, GRID_NODES, np.eye(len(GRID_NODES))[k])
+                          for k in range(len(GRID_NODES))], axis=1)
 
 
 def zoom_map(rng: np.random.Generator) -> np.ndarray:
@@ -61,14 +70,13 @@ def shear_map(rng: np.random.Generator) -> np.ndarray:
 def skew_corners(rng: np.random.Generator) -> np.ndarray:
   """Where Augmentor's random skew puts the input's corners (TL, TR, BR, BL) as (x, y)."""
   amount = int(rng.integers(1, math.ceil(IMAGE_SIZE * SKEW_MAGNITUDE) + 1))
-  w = IMAGE_SIZE
-  corners = np.array([[0, 0], [w, 0], [w, w], [0, w]], np.float64)
+  corners = CORNERS.copy()
   kind = rng.choice(["TILT", "TILT_LEFT_RIGHT", "TILT_TOP_BOTTOM", "CORNER"])
   if kind == "CORNER":
     # Eight moves: one corner, outwards along x or y.
     direction = int(rng.integers(0, 8))
     corner, axis = direction // 2, direction % 2
-    outwards = corners[corner] - w / 2
+    outwards = corners[corner] - IMAGE_SIZE / 2
     corners[corner, axis] += amount * np.sign(outwards[axis])
     return corners
   direction = {"TILT": rng.integers(0, 4), "TILT_LEFT_RIGHT": rng.integers(0, 2),
@@ -84,16 +92,11 @@ def skew_corners(rng: np.random.Generator) -> np.ndarray:
 def perspective_to(corners: np.ndarray) -> np.ndarray:
   """The projective map from output to input coordinates that takes `corners` (4 x 2,
   TL, TR, BR, BL in the output) to the input's corners; 3 x 3, last entry 1."""
-  w = IMAGE_SIZE
-  source = np.array([[0, 0], [w, 0], [w, w], [0, w]], np.float64)
   rows, rhs = [], []
-  for (x, y), (u, v) in zip(corners, source):
+  for (x, y), (u, v) in zip(corners, CORNERS):
     rows += [[x, y, 1, 0, 0, 0, -u * x, -u * y], [0, 0, 0, x, y, 1, -v * x, -v * y]]
     rhs += [u, v]
   return np.append(np.linalg.solve(np.array(rows), np.array(rhs)), 1.0).reshape(3, 3)
-
-
-GRID_NODES = (0, 9, 18, IMAGE_SIZE)     # Augmentor's 3 x 3 tiles of 9, 9 and 10 pixels
 
 
 def grid_moves(rng: np.random.Generator) -> np.ndarray:
@@ -109,12 +112,15 @@ def grid_moves(rng: np.random.Generator) -> np.ndarray:
 def grid_displacement(moves: np.ndarray) -> np.ndarray:
   """Each tile maps bilinearly onto its moved quad (PIL's MESH transform). Returns the
   displacement (dx, dy) at each pixel centre, float64 [28, 28, 2]."""
-  nodes = np.array(GRID_NODES, np.float64)
-  centres = np.arange(IMAGE_SIZE) + 0.5
-  # Tent weights [28, 4]: pixel centre -> grid nodes (bilinear within each tile).
-  weights = np.stack([np.interp(centres, nodes, np.eye(len(nodes))[k])
-                      for k in range(len(nodes))], axis=1)
-  return np.einsum("ir,rcd,jc->ijd", weights, moves, weights)
+  return np.einsum("ir,rcd,jc->ijd", _GRID_WEIGHTS, moves, _GRID_WEIGHTS)
+
+
+def source_coordinates(matrix: np.ndarray, displacement: np.ndarray = 0.0) -> np.ndarray:
+  """The input point each output pixel shows: the projective map `matrix` (3 x 3) of the
+  pixel centre plus `displacement` ([28, 28, 2] or 0). Returns float64 [28, 28, (x, y)]."""
+  points = PIXEL_CENTRES + displacement
+  mapped = points @ matrix[:, :2].T + matrix[:, 2]
+  return mapped[..., :2] / mapped[..., 2:]
 
 
 def sample(images: np.ndarray, coordinates: np.ndarray) -> np.ndarray:
@@ -157,8 +163,6 @@ def augment(images: np.ndarray, rng: np.random.Generator,
   chosen = np.flatnonzero(applied.any(axis=1))
   if not len(chosen):
     return images.copy()
-  centres = np.arange(IMAGE_SIZE) + 0.5
-  grid = np.stack(np.meshgrid(centres, centres), axis=-1)      # [28, 28, (x, y)]
   coordinates = np.empty((len(chosen), IMAGE_SIZE, IMAGE_SIZE, 2))
   for k, i in enumerate(chosen):
     zoom, shear, skew, distort = applied[i]
@@ -169,10 +173,8 @@ def augment(images: np.ndarray, rng: np.random.Generator,
       matrix = matrix @ shear_map(rng)
     if skew:
       matrix = matrix @ perspective_to(skew_corners(rng))
-    points = grid + grid_displacement(grid_moves(rng)) if distort else grid
-    mapped = np.einsum("ab,ijb->ija", matrix, np.concatenate(
-        [points, np.ones(points.shape[:2] + (1,))], axis=-1))
-    coordinates[k] = mapped[..., :2] / mapped[..., 2:]
+    displacement = grid_displacement(grid_moves(rng)) if distort else 0.0
+    coordinates[k] = source_coordinates(matrix, displacement)
   out = images.copy()
   out[chosen] = sample(images[chosen], coordinates)
   return out
