@@ -2,11 +2,13 @@ r"""Builds this project's ABS from the authors' released weights and exports it.
 
   python -m abs_tf.tools.import_reference_weights \
       --weights=../shared/reference/abs_official_weights.npz --output_dir=/tmp/abs_ref/1 \
-      [--latents=../shared/reference/reference_latents_8000.npy] [--num_samples=8000] \
-      [--num_steps=49] [--learning_rate=0.05] [--clip_radius=5] [--binary]
+      [--latents=../shared/reference/reference_latents_10000.npy] [--num_samples=10000] \
+      [--num_steps=20] [--learning_rate=0.05] [--clip_radius=5] [--binary]
 
-The SavedModel has the same signature as the shipped ones. With the authors' latents and
-settings and --clip_radius=1e6 it reproduces their `_noclip` logits (tests/test_reference.py).
+The defaults are the paper's settings (shown). The SavedModel has the same signature as the
+shipped ones. With the authors' latents and settings (e.g. `reference_latents_8000.npy`,
+`--num_steps=49`) and --clip_radius=1e6 it reproduces their `_noclip` logits
+(tests/test_reference.py).
 These weights are a test oracle, not this project's trained model.
 """
 
