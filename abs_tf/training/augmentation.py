@@ -35,6 +35,12 @@ PIXEL_CENTRES = np.stack(np.meshgrid(_CENTRES, _CENTRES), axis=-1)
 # Tent weights [28, 4]: pixel centre -> grid nodes (bilinear within each tile).
 _GRID_WEIGHTS = np.stack([np.interp(_CENTRES, GRID_NODES, np.eye(len(GRID_NODES))[k])
                           for k in range(len(GRID_NODES))], axis=1)
+# Augmentor's tilts (left, right, forward, backward) as (corner, axis, sign) moves: left and
+# right stretch one vertical side in y, forward and backward one horizontal side in x; each
+# skew type draws its tilt from a range of them.
+_TILTS = (((0, 1, -1), (3, 1, 1)), ((1, 1, -1), (2, 1, 1)),
+          ((0, 0, -1), (1, 0, 1)), ((2, 0, 1), (3, 0, -1)))
+_TILT_DIRECTIONS = {"TILT": (0, 4), "TILT_LEFT_RIGHT": (0, 2), "TILT_TOP_BOTTOM": (2, 4)}
 
 
 def zoom_map(rng: np.random.Generator) -> np.ndarray:
@@ -79,12 +85,7 @@ def skew_corners(rng: np.random.Generator) -> np.ndarray:
     outwards = corners[corner] - IMAGE_SIZE / 2
     corners[corner, axis] += amount * np.sign(outwards[axis])
     return corners
-  direction = {"TILT": rng.integers(0, 4), "TILT_LEFT_RIGHT": rng.integers(0, 2),
-               "TILT_TOP_BOTTOM": rng.integers(2, 4)}[kind]
-  # Left, right: one vertical side stretched in y; forward, backward: one horizontal side in x.
-  moves = {0: ((0, 1, -1), (3, 1, 1)), 1: ((1, 1, -1), (2, 1, 1)),
-           2: ((0, 0, -1), (1, 0, 1)), 3: ((2, 0, 1), (3, 0, -1))}[int(direction)]
-  for corner, axis, sign in moves:
+  for corner, axis, sign in _TILTS[int(rng.integers(*_TILT_DIRECTIONS[kind]))]:
     corners[corner, axis] += sign * amount
   return corners
 

@@ -110,14 +110,18 @@ def class_images(images: np.ndarray, labels: np.ndarray,
   return per_class
 
 
+# The settings, beyond its classes, that a run's checkpoint is bound to (a resumed run must
+# use the same): TrainConfig field -> (what to call it, its value in checkpoints older than it).
+RUN_SETTINGS = {"decoder_variance": ("decoder variance", vae_lib.DECODER_VARIANCE),
+                "augment": ("augmentation", False)}
+
+
 def stored_config(state: dict) -> TrainConfig:
-  """The settings a checkpoint's VAEs were trained with (classes, decoder variance,
-  augmentation); older checkpoints, without them, hold all ten classes at the default
-  variance, not augmented."""
+  """The settings a checkpoint's VAEs were trained with (classes and `RUN_SETTINGS`); older
+  checkpoints, without them, hold all ten classes and the settings' earlier values."""
   return TrainConfig(classes=tuple(state.get("classes", range(NUM_CLASSES))),
-                     decoder_variance=state.get("decoder_variance",
-                                                vae_lib.DECODER_VARIANCE),
-                     augment=state.get("augment", False))
+                     **{field: state.get(field, default)
+                        for field, (_, default) in RUN_SETTINGS.items()})
 
 
 class VAETrainer:
@@ -138,7 +142,7 @@ class VAETrainer:
     self._seed = tf.random.Generator.from_seed(config.seed)
     self.state = {"epoch": 0, "step": 0, "history": [], "seconds": 0.0,
                   "classes": list(config.classes), "seed": config.seed,
-                  "decoder_variance": config.decoder_variance, "augment": config.augment}
+                  **{field: getattr(config, field) for field in RUN_SETTINGS}}
 
   def _variables(self):
     return ([w.value for w in self.weights] + [v.value for v in self.optimizer.variables] +
@@ -176,14 +180,11 @@ class VAETrainer:
     if stored.classes != self.config.classes:
       raise ValueError(f"{self.checkpoint_dir} holds the VAEs of classes "
                        f"{list(stored.classes)}, this run trains {list(self.config.classes)}.")
-    if stored.decoder_variance != self.config.decoder_variance:
-      raise ValueError(f"{self.checkpoint_dir} was trained with decoder variance "
-                       f"{stored.decoder_variance}, this run uses "
-                       f"{self.config.decoder_variance}; fine-tune into another directory "
-                       "(initialize_from).")
-    if stored.augment != self.config.augment:
-      raise ValueError(f"{self.checkpoint_dir} was trained with augment={stored.augment}, "
-                       f"this run has augment={self.config.augment}.")
+    for field, (label, _) in RUN_SETTINGS.items():
+      theirs, ours = getattr(stored, field), getattr(self.config, field)
+      if theirs != ours:
+        raise ValueError(f"{self.checkpoint_dir} was trained with {label} {theirs}, this run "
+                         f"uses {ours}; fine-tune into another directory (initialize_from).")
     self.state = checkpoint.restore(self.checkpoint_dir, self._variables())
     return True
 
