@@ -11,7 +11,7 @@ def resource_dir(name: str, env: str = "") -> pathlib.Path:
   """The first existing directory among $env, <repo>/name and <prefix>/share/abs_tf/name.
 
   Args:
-    name: "data/mnist" or "saved_models".
+    name: "data/mnist", "saved_models" or "third_party/abs_authors".
     env: an environment variable that overrides the search.
 
   Raises:
@@ -31,3 +31,20 @@ def resource_candidates(name: str, env: str = ""):
   candidates.append(REPO_ROOT / name)
   candidates.append(pathlib.Path(sys.prefix) / "share" / "abs_tf" / name)
   return candidates
+
+
+AUTHORS_DIR = "third_party/abs_authors"
+
+
+def authors_file(name: str) -> pathlib.Path:
+  """A vendored file of the paper's authors (third_party/abs_authors/README.md), e.g.
+  "abs_official_weights.npz"; in the repository or the installed package.
+
+  Raises:
+    FileNotFoundError: no such vendored file.
+  """
+  path = resource_dir(AUTHORS_DIR) / name
+  if not path.is_file():
+    raise FileNotFoundError(f"{path} is missing; expected one of the files listed in "
+                            f"{AUTHORS_DIR}/README.md.")
+  return path
