@@ -22,7 +22,7 @@ def test_prototype_search_is_the_brute_force_argmin():
   x = rng.random((4, 784)).astype(np.float32)
   prototypes = rng.random((10, 50, 784)).astype(np.float32)
   latents = rng.normal(size=(50, 8)).astype(np.float32)
-  rows = latent_search.prototype_rows(prototypes, latents, 1.0)
+  rows = latent_search.prototype_rows(np.transpose(prototypes, [1, 0, 2]), latents, 1.0)
   z = latent_search.prototype_search(x, rows, latents).numpy()
   losses = (np.sum((x[:, None, None] - prototypes[None])**2, -1) +
             0.5 * np.sum(latents**2, -1)) / 784                      # [B, C, N]

@@ -34,6 +34,9 @@ from abs_tf.models import vae as vae_lib
 NUM_CLASSES = classifier.NUM_CLASSES
 # Temperature of the authors' probabilities, softmax(-440 * ELBO).
 PROBABILITY_SCALE = 440.0
+# Prototype latents decoded at once on the first call: the decoders' activations for
+# 10 x 500 images take ~0.5 GB; the first call's memory grows with this, its time hardly.
+DECODE_CHUNK = 500
 # The latent search runs on batches padded to one of these sizes (beyond the last, to a
 # multiple of it): XLA compiles the decoders once per batch size (3-4 s each here), and
 # attacks shrink their batches as samples succeed. At most 1.5x the work of the batch.
@@ -128,21 +131,22 @@ class ABS(classifier.Classifier):
     self._prototypes.reset()
 
   def _decode_latents(self):
-    """Decodings of all prototype latents by every class, [10, N, 784]."""
+    """Rows of the prototype search for every latent and class, [N * 10, 785] (see
+    `latent_search.prototype_rows`), decoded in chunks of DECODE_CHUNK latents."""
     decoders = self.folded_decoders()
     num = tf.shape(self.latents)[0]
-    chunk = 2000
-    pieces = tf.TensorArray(tf.float32, size=(num + chunk - 1) // chunk, infer_shape=False)
-    for i in tf.range((num + chunk - 1) // chunk):
-      z = self.latents[i * chunk:(i + 1) * chunk]
-      pieces = pieces.write(i, tf.transpose(
-          decoders.mean(tf.tile(z[None], [NUM_CLASSES, 1, 1])), [1, 0, 2]))
-    return tf.transpose(pieces.concat(), [1, 0, 2])
+    count = (num + DECODE_CHUNK - 1) // DECODE_CHUNK
+    pieces = tf.TensorArray(tf.float32, size=count, infer_shape=False)
+    for i in tf.range(count):
+      z = self.latents[i * DECODE_CHUNK:(i + 1) * DECODE_CHUNK]
+      means = decoders.mean(tf.tile(z[None], [NUM_CLASSES, 1, 1]), compiled=False)
+      pieces = pieces.write(i, latent_search.prototype_rows(
+          tf.transpose(means, [1, 0, 2]), z, self.config.search.beta))
+    return pieces.concat()
 
   def prototype_rows(self):
-    """[10 * N, 785] rows of the prototype search, decoded once (see cache.py)."""
-    return self._prototypes.get(lambda: latent_search.prototype_rows(
-        self._decode_latents(), self.latents, self.config.search.beta))
+    """[N * 10, 785] rows of the prototype search, decoded once (see cache.py)."""
+    return self._prototypes.get(self._decode_latents)
 
   def preprocess(self, images):
     """Binarises (straight-through) if configured; flattens to [B, 784]."""

@@ -105,18 +105,21 @@ def project_to_ball(z, radius):
 
 
 def prototype_rows(means, latents, beta):
-  """Rows of the prototype search: [mu, ||mu||^2 + beta * 0.5 * ||z||^2].
+  """Rows of the prototype search: [mu, ||mu||^2 + beta * 0.5 * ||z||^2], latent-major.
+
+  Latent-major (row k * C + c for latent k and class c), so that rows of consecutive
+  latents are consecutive and can be computed chunk by chunk.
 
   Args:
-    means: float32 [C, N, 784], decoder means of the latents for each class.
+    means: float32 [N, C, 784], decoder means of the latents for each class.
     latents: float32 [N, L].
     beta: weight of the prior term.
 
   Returns:
-    float32 [C * N, 785].
+    float32 [N * C, 785].
   """
   offset = (tf.reduce_sum(tf.square(means), axis=-1) +
-            beta * 0.5 * tf.reduce_sum(tf.square(latents), axis=-1)[None, :])
+            beta * 0.5 * tf.reduce_sum(tf.square(latents), axis=-1)[:, None])
   return tf.reshape(tf.concat([means, offset[..., None]], axis=-1), [-1, NUM_PIXELS + 1])
 
 
@@ -128,7 +131,7 @@ def prototype_search(x, rows, latents):
 
   Args:
     x: float32 [B, 784].
-    rows: float32 [C * N, 785] from `prototype_rows`.
+    rows: float32 [N * C, 785] from `prototype_rows`.
     latents: float32 [N, L].
 
   Returns:
@@ -136,8 +139,8 @@ def prototype_search(x, rows, latents):
   """
   num = tf.shape(latents)[0]
   x_aug = tf.concat([-2.0 * x, tf.ones_like(x[:, :1])], axis=1)   # [B, 785]
-  scores = tf.matmul(x_aug, rows, transpose_b=True)                # [B, C*N]
-  best = tf.argmin(tf.reshape(scores, [tf.shape(x)[0], -1, num]), axis=-1)  # [B, C]
+  scores = tf.matmul(x_aug, rows, transpose_b=True)                # [B, N*C]
+  best = tf.argmin(tf.reshape(scores, [tf.shape(x)[0], num, -1]), axis=1)  # [B, C]
   return tf.gather(latents, best)
 
 
