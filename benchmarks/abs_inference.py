@@ -46,9 +46,8 @@ from abs_tf.tools import import_reference_weights
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("decoders", "shipped", ["shipped", "reference"],
                   "The shipped ABS's decoders, or the authors' (--reference_weights).")
-flags.DEFINE_string("reference_weights", str(pathlib.Path(__file__).resolve().parents[2] /
-                                             "shared" / "reference" / "abs_official_weights.npz"),
-                    "abs_official_weights.npz of the authors (for --decoders=reference).")
+flags.DEFINE_string("reference_weights", None, "abs_official_weights.npz of the authors, for "
+                    "--decoders=reference (default: their file in third_party/abs_authors).")
 flags.DEFINE_list("settings", ["8000:49", "10000:20"], "num_samples:num_steps pairs.")
 flags.DEFINE_integer("batch_size", 500, "Images per call of the throughput measurement.")
 flags.DEFINE_integer("batches", 2, "Timed calls at --batch_size (the best is reported).")

@@ -31,12 +31,14 @@ A benchmark, not a test: nothing is asserted.
 """
 
 import json
+import pathlib
 import time
 
 from absl import app
 from absl import flags
 import numpy as np
 
+from abs_tf import resources
 from abs_tf.attacks import ATTACKS
 from abs_tf.attacks import base
 from abs_tf.data import mnist
@@ -73,7 +75,7 @@ flags.DEFINE_integer("abs_samples", 1000, "ABS latent prototypes (the paper: 100
 flags.DEFINE_integer("abs_steps", 5, "ABS Adam steps (the paper: 20).")
 flags.DEFINE_string("output", None, "Optional JSON-lines file the rows are appended to.")
 flags.DEFINE_string("reference_dir", None, "Folder of the authors' weights (default: "
-                    "shared/reference beside the repository).")
+                    "third_party/abs_authors).")
 
 
 def small_settings(name: str) -> dict:
@@ -84,11 +86,9 @@ def small_settings(name: str) -> dict:
 
 
 def load_models(names, reference_dir):
-  cnn_weights = import_reference_cnn.DEFAULT_WEIGHTS
-  abs_weights = cnn_weights.replace("cnn_official_weights", "abs_official_weights")
-  if reference_dir:
-    cnn_weights = f"{reference_dir}/cnn_official_weights.npz"
-    abs_weights = f"{reference_dir}/abs_official_weights.npz"
+  folder = pathlib.Path(reference_dir or resources.resource_dir(resources.AUTHORS_DIR))
+  cnn_weights = str(folder / import_reference_cnn.WEIGHTS)
+  abs_weights = str(folder / import_reference_weights.WEIGHTS)
   models = {}
   if "cnn" in names:
     models["cnn"] = import_reference_cnn.import_reference_cnn(cnn_weights)

@@ -81,8 +81,8 @@ def define_flags():
   flags.DEFINE_string("extra_substitute", "substitute_cnn",
                       "Registry name or SavedModel path of the extra transfer rows' substitute; "
                       "empty for none.")
-  flags.DEFINE_string("weights", import_reference_cnn.DEFAULT_WEIGHTS,
-                      "The authors' cnn_official_weights.npz.")
+  flags.DEFINE_string("weights", None, "The authors' cnn_official_weights.npz (default: "
+                      "their file in third_party/abs_authors).")
   flags.DEFINE_float("tolerance", 0.10, "Relative tolerance around the paper's medians.")
   flags.DEFINE_string("output", None, "Optional JSON file for the rows.")
 

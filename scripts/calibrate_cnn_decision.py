@@ -83,8 +83,8 @@ def define_flags():
                        "walk's steps, only how many queries follow a success).")
   flags.DEFINE_integer("seed", 0, "Seed of every attack.")
   flags.DEFINE_float("tolerance", 0.1, "Allowed relative difference from the paper's median.")
-  flags.DEFINE_string("weights", import_reference_cnn.DEFAULT_WEIGHTS,
-                      "The authors' cnn_official_weights.npz.")
+  flags.DEFINE_string("weights", None, "The authors' cnn_official_weights.npz (default: "
+                      "their file in third_party/abs_authors).")
   flags.DEFINE_string("output", None, "Optional JSON-lines file, one line per attack.")
 
 

@@ -77,8 +77,8 @@ def define_flags():
                        "Boundary attack gets the queries they take.")
   flags.DEFINE_string("model", None, "Registry name or SavedModel path; default: the authors' "
                       "CNN imported from --weights.")
-  flags.DEFINE_string("weights", import_reference_cnn.DEFAULT_WEIGHTS,
-                      "The authors' cnn_official_weights.npz.")
+  flags.DEFINE_string("weights", None, "The authors' cnn_official_weights.npz (default: "
+                      "their file in third_party/abs_authors).")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,7 +10,8 @@ Prints, per class:
   the paper's settings, the class's own VAE): lower is a better fit.
 
   python scripts/encoder_balance.py --checkpoint_dir=checkpoints/abs
-  python scripts/encoder_balance.py --reference_weights=../shared/reference/abs_official_weights.npz
+  python scripts/encoder_balance.py \
+      --reference_weights=third_party/abs_authors/abs_official_weights.npz
 
 Measured 2026-11-27 (300 images per class), balance / KL / bound summed over the classes:
 this project's epoch-165 run 1.00-1.03 / 4.4-10.9 nats / 128.2; one trained at v = 0.35

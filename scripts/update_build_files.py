@@ -24,7 +24,7 @@ THIRD_PARTY = {
     "tensorflow_probability": "tensorflow-probability", "tensorflow_hub": "tensorflow-hub",
     "cleverhans": "cleverhans", "matplotlib": "matplotlib", "pytest": "pytest",
     "foolbox": "foolbox", "eagerpy": "eagerpy", "tf_keras": "tf-keras", "ray": "ray",
-    "nbclient": "nbclient", "nbformat": "nbformat", "PIL": "pillow",
+    "nbclient": "nbclient", "nbformat": "nbformat", "PIL": "pillow", "setuptools": "setuptools",
 }
 
 
@@ -108,9 +108,13 @@ DATA_DIRS = {
     "data/mnist": '["*.gz"]',
     "saved_models": '["**"], exclude = ["BUILD"]',
     "results": '["**"], exclude = ["BUILD"]',
+    # The authors' files travel with their LICENSE and NOTICE.
+    "third_party/abs_authors": '["**"], exclude = ["BUILD"]',
 }
 # Modules that read data directories (their dependents get the files too).
-LIBRARY_DATA = {"mnist.py": "data/mnist", "registry.py": "saved_models"}
+LIBRARY_DATA = {"mnist.py": "data/mnist", "registry.py": "saved_models",
+                "import_reference_cnn.py": "third_party/abs_authors",
+                "import_reference_weights.py": "third_party/abs_authors"}
 
 
 def build_files():

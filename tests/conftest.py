@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import sys
 
 import numpy as np
 import pytest
@@ -9,16 +10,18 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
-REFERENCE_DIR = pathlib.Path(
-    os.environ.get("ABS_TF_REFERENCE_DIR", REPO_ROOT.parent / "shared" / "reference"))
 
 
 @pytest.fixture(scope="session")
 def reference_dir():
-  """The authors' weights and outputs (shared/reference beside the repository)."""
-  if not (REFERENCE_DIR / "abs_official_weights.npz").is_file():
-    pytest.fail(f"Reference files not found in {REFERENCE_DIR}; set ABS_TF_REFERENCE_DIR.")
-  return REFERENCE_DIR
+  """The authors' weights and outputs: third_party/abs_authors, shipped in this repository
+  (or installed with the package), never a folder beside it."""
+  from abs_tf import resources
+  folder = resources.resource_dir(resources.AUTHORS_DIR).resolve()
+  homes = [REPO_ROOT, pathlib.Path(sys.prefix).resolve() / "share" / "abs_tf"]
+  assert any(folder.is_relative_to(home) for home in homes), (
+      f"The authors' files were found in {folder}, outside {[str(h) for h in homes]}.")
+  return folder
 
 
 @pytest.fixture(scope="session")

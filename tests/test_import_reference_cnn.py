@@ -10,9 +10,9 @@ NUM_CHECKED = 2000
 
 
 @pytest.fixture(scope="module")
-def model(reference_dir):
-  return import_reference_cnn.import_reference_cnn(
-      str(reference_dir / "cnn_official_weights.npz"))
+def model():
+  """By default the weights are the authors' file vendored in third_party/abs_authors."""
+  return import_reference_cnn.import_reference_cnn()
 
 
 def test_reproduces_the_authors_logits(model, reference_logits, test_split):

@@ -13,7 +13,7 @@ def test_splits_have_the_original_sizes_and_statistics():
   assert train.images.shape == (60_000, 28, 28, 1) and test.images.shape == (10_000, 28, 28, 1)
   assert train.images.dtype == np.float32 and train.labels.dtype == np.int64
   assert 0.0 == train.images.min() and train.images.max() == 1.0
-  # Published figures (shared/data/mnist/README.md).
+  # Published figures (data/mnist/README.md).
   np.testing.assert_allclose(train.images.mean(), 0.1307, atol=5e-5)
   np.testing.assert_allclose(train.images.std(), 0.3081, atol=5e-5)
   np.testing.assert_array_equal(

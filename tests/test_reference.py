@@ -1,5 +1,10 @@
 """With the authors' weights, latents and settings, ABS reproduces the authors' logits."""
 
+import os
+import pathlib
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -39,9 +44,9 @@ def test_sign_preserving_projection_differs_from_the_authors_only_where_they_cli
   """With radius 5 our projection keeps signs; the authors' loses them (a known bug)."""
   latents = np.load(reference_dir / "reference_latents_10000.npy")
   search = latent_search.LatentSearchConfig(num_samples=10_000, num_steps=20, clip_radius=5.0)
+  # Weights None: the authors' file vendored in third_party/abs_authors.
   model = import_reference_weights.reference_abs(
-      str(reference_dir / "abs_official_weights.npz"), search,
-      str(reference_dir / "reference_latents_10000.npy"))
+      None, search, str(reference_dir / "reference_latents_10000.npy"))
   images = test_split.images[reference_logits["test_indices"][:50]]
   ours = model(images).numpy()
   noclip = reference_logits["abs_n10000_iter21_noclip"][:50]
@@ -52,3 +57,16 @@ def test_sign_preserving_projection_differs_from_the_authors_only_where_they_cli
   # Where they differ, the sign bug made their bound worse; ours never ends below the start,
   # and is at least as good as theirs.
   assert np.all(ours[~untouched] >= buggy[~untouched] - 1e-4)
+
+
+def test_the_command_line_reads_the_vendored_latents_by_default(reference_dir, tmp_path):
+  """Without --latents it takes the authors' 10^4 latents, so --num_samples=8000 is refused
+  before anything is built."""
+  root = pathlib.Path(__file__).resolve().parents[1]
+  out = subprocess.run(
+      [sys.executable, "-m", "abs_tf.tools.import_reference_weights",
+       f"--output_dir={tmp_path / '1'}", "--num_samples=8000"],
+      cwd=root, env=dict(os.environ, PYTHONPATH=str(root)), capture_output=True, text=True)
+  assert out.returncode == 1
+  assert f"{reference_dir / 'reference_latents_10000.npy'} holds 10000 latents" in out.stderr
+  assert not (tmp_path / "1").exists()

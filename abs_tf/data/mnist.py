@@ -18,7 +18,7 @@ import numpy as np
 
 from abs_tf import resources
 
-# sha256 of the original files (shared/data/mnist/README.md).
+# sha256 of the original files (data/mnist/README.md).
 SHA256 = {
     "train-images-idx3-ubyte.gz":
         "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",

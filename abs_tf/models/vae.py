@@ -15,7 +15,7 @@ negative ELBO, eq. 7 of the paper) is
 With v = 1/2 (the default) this is the squared-error bound that ABS maximises at inference
 (see `latent_search.py`); a smaller v weighs the squared error more against the KL term during
 training only (inference always uses the bound of eq. 8). Layers follow the authors' released
-model (shared/reference/README.md).
+model (third_party/abs_authors/README.md).
 
 References:
   Schott, Rauber, Bethge, Brendel. Towards the first adversarially robust neural network

@@ -4,8 +4,9 @@
 `PointwiseAttack` (Foolbox 3.3.4, a test dependency) as `MinimizationAttack`s, so the same
 base verifies their adversarials, measures their distances and counts their queries: every
 row Foolbox asks the model about is one query of its sample (Foolbox asks about all samples
-in every call). The model is wrapped as a `foolbox.models.NumPyModel` (its Pointwise attack
-fails on a `TensorFlowModel`, see shared/NOTES.md; its Boundary attack feeds float64).
+in every call). The model is wrapped as a `foolbox.models.NumPyModel`: on a `TensorFlowModel`
+the Pointwise attack fails ("'list' object has no attribute 'dtype'", in eagerpy's TensorFlow
+`index_update`), and the Boundary attack feeds float64.
 
 `compare_boundary` and `compare_pointwise` run both sides on the same images with the same
 query budget: Foolbox's first, then this project's with what Foolbox spent.

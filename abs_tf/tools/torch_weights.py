@@ -1,8 +1,9 @@
 """Copies PyTorch state-dict arrays (as numpy) into Keras 3 layers.
 
-Layouts (shared/reference/README.md): Conv2d weight (out, in, kh, kw) -> Keras (kh, kw, in,
-out); ConvTranspose2d weight (in, out, kh, kw) -> Keras (kh, kw, out, in); BatchNorm weight,
-bias, running_mean, running_var -> gamma, beta, moving_mean, moving_variance.
+Layouts (third_party/abs_authors/README.md): Conv2d weight (out, in, kh, kw) -> Keras
+(kh, kw, in, out); ConvTranspose2d weight (in, out, kh, kw) -> Keras (kh, kw, out, in);
+BatchNorm weight, bias, running_mean, running_var -> gamma, beta, moving_mean,
+moving_variance.
 """
 
 from typing import Mapping
