@@ -108,6 +108,7 @@ DATA_DIRS = {
     "data/mnist": '["*.gz"]',
     "saved_models": '["**"], exclude = ["BUILD"]',
     "results": '["**"], exclude = ["BUILD"]',
+    "tests/data": '["**"], exclude = ["BUILD"]',
 }
 # Modules that read data directories (their dependents get the files too).
 LIBRARY_DATA = {"mnist.py": "data/mnist", "registry.py": "saved_models"}

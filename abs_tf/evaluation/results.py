@@ -163,7 +163,7 @@ class ResultStore:
     stored = self.budgets()
     merged = {**stored, **descriptions}
     if merged != stored:
-      _write_atomic(self.budgets_path, json.dumps(merged, indent=1, sort_keys=True).encode())
+      write_atomic(self.budgets_path, json.dumps(merged, indent=1, sort_keys=True).encode())
 
   def budgets(self) -> Dict[str, dict]:
     if not self.budgets_path.exists():
@@ -254,7 +254,8 @@ class AdversarialStore:
     return found
 
 
-def _write_atomic(path: pathlib.Path, data: bytes):
+def write_atomic(path: pathlib.Path, data: bytes):
+  """Replaces `path` by `data` whole or not at all (temporary file, fsync, rename)."""
   tmp = path.with_name(path.name + ".tmp")
   with open(tmp, "wb") as f:
     f.write(data)
