@@ -28,11 +28,10 @@ it): the rows are attributed to today's shipped substitute.
 
 import collections
 import dataclasses
-import json
 import os
 import pathlib
 import sys
-from typing import Dict, List, Mapping, Tuple
+from typing import List, Mapping, Tuple
 
 from absl import app
 from absl import flags

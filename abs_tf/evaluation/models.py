@@ -3,8 +3,9 @@
 A `ModelRef` describes a model by what the plan needs (how it can be differentiated, whether
 it binarises, whether it is ABS) and a fingerprint of what determines its outputs
 (`abs_tf.export.fingerprint`: configuration and weights), so that results of retrained weights
-never mix with old ones, and survive a re-export of the same model. It is plain data: work units carry it to any
-process, whose `ModelCache` loads the model the first time a unit needs it.
+never mix with old ones and survive a re-export of the same model. It is plain data: work
+units carry it to any process, whose `ModelCache` loads the model the first time a unit needs
+it.
 
 References:
   Schott et al., ICLR 2019, section 5 (which models get which attacks).

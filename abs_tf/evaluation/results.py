@@ -8,7 +8,8 @@ the kill is dropped (and cut from the file) when the store is opened again. Rows
 of another budget, so results of different budgets never mix in one table.
 
 `budgets.json` beside it maps each fingerprint to what it stands for (the model's fingerprint,
-attack, budget, seed; a transfer attack's substitute's fingerprint), for readers. Adversarials kept for Figure 3 are .npy files under
+attack, budget, seed; a transfer attack's substitute and its fingerprint), for readers.
+Adversarials kept for Figure 3 are .npy files under
 `adversarials/<model>/<attack>/<test_index>.npy`, each written whole (temporary file, rename).
 
 References:
