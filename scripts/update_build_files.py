@@ -110,6 +110,7 @@ DATA_DIRS = {
     "results": '["**"], exclude = ["BUILD"]',
     # The authors' files travel with their LICENSE and NOTICE.
     "third_party/abs_authors": '["**"], exclude = ["BUILD"]',
+    "tests/data": '["**"], exclude = ["BUILD"]',
 }
 # Modules that read data directories (their dependents get the files too).
 LIBRARY_DATA = {"mnist.py": "data/mnist", "registry.py": "saved_models",

@@ -3,13 +3,16 @@ paper's transcribed numbers, profiles and the plan: fast, no model is loaded."""
 
 import csv
 import io
+import json
 import math
 import pickle
+import shutil
 
 import numpy as np
 import pytest
 
 from abs_tf import registry
+from abs_tf.attacks import transfer
 from abs_tf.evaluation import models as models_lib
 from abs_tf.evaluation import paper_table
 from abs_tf.evaluation import plan
@@ -144,6 +147,24 @@ def test_units_are_aligned_chunks_without_finished_ones():
   # Units are plain data: another process (a cluster worker) gets an equal copy.
   assert pickle.loads(pickle.dumps(units[0])) == units[0]
   assert plan.figure_indices(np.array([3, 1, 3, 0]), 100) == (103, 101, 100)
+
+
+def test_transfer_budgets_cover_the_substitute(tmp_path, monkeypatch):
+  ref = _ref("cnn", registry.AUTODIFF)
+  fingerprint, description = plan.budget_entry(ref, "transfer_l2", profiles.STANDARD)
+  assert description["substitute"] == transfer.DEFAULT_SUBSTITUTE == "substitute_cnn"
+  assert description["substitute_fingerprint"] == models_lib.fingerprint("substitute_cnn")
+  assert "substitute_fingerprint" not in plan.budget_description(ref, "fgsm", profiles.STANDARD)
+  # Another substitute under the same name (here the shipped one, binarising) voids the rows.
+  other = shutil.copytree(registry.saved_model_path("substitute_cnn"),
+                          tmp_path / "substitute_cnn" / "1")
+  meta = json.loads((other / "assets" / "abs_tf_model.json").read_text())
+  meta["config"]["binarize"] = True
+  (other / "assets" / "abs_tf_model.json").write_text(json.dumps(meta))
+  monkeypatch.setenv(registry.SAVED_MODELS_ENV, str(tmp_path))
+  again, changed = plan.budget_entry(ref, "transfer_l2", profiles.STANDARD)
+  assert changed["budget"] == description["budget"] and again != fingerprint
+  assert transfer.TransferL2.substitute_of({"substitute_name": "/my/cnn"}) == "/my/cnn"
 
 
 def test_units_respect_a_profiles_sample_cap():

@@ -1,8 +1,9 @@
 """The committed `standard` evaluation (results/standard/) is complete, of the shipped models'
 weights and budgets, and its table is what its rows render to.
 
-A re-exported SavedModel or a changed budget makes these fail: the shipped table must then be
-run again (`python -m abs_tf.evaluate`), not edited.
+Other weights, another model configuration or a changed budget make these fail (a re-export
+of the same model does not: its model fingerprint covers what it computes, not its serving
+graph): the shipped table must then be run again (`python -m abs_tf.evaluate`), not edited.
 """
 
 import pathlib

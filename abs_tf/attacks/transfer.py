@@ -16,7 +16,7 @@ References:
   Papernot et al., arXiv:1602.02697 (2016), substitute models.
 """
 
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -65,6 +65,12 @@ class TransferAttack(base.MinimizationAttack):
     self.substitute_attacks = tuple(substitute_attacks)
     self.schedule = epsilon_search.geometric_schedule(initial_scale, growth, max_scale)
     self.bisection_steps = int(bisection_steps)
+
+  @staticmethod
+  def substitute_of(budget: Mapping) -> str:
+    """The substitute's registry name (or SavedModel path) of the attack that `budget` (its
+    keyword arguments) builds: what the evaluation loads and fingerprints."""
+    return budget.get("substitute_name", DEFAULT_SUBSTITUTE)
 
   def load_substitute(self) -> classifier_lib.Classifier:
     if self.substitute is None:

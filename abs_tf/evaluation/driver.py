@@ -134,9 +134,8 @@ def prepare(config: EvaluationConfig, runner: runner_lib.UnitRunner,
   descriptions, planned = {}, {}
   for ref in refs:
     for attack in selected[ref.name]:
-      description = plan.budget_description(ref, attack, profile)
-      fingerprint = profiles.fingerprint(description)
-      descriptions[fingerprint] = dict(description, profile=profile.name)
+      fingerprint, entry = plan.budget_entry(ref, attack, profile)
+      descriptions[fingerprint] = entry
       planned[(ref.name, attack)] = fingerprint
   store.check_fingerprints(planned, descriptions)
   num = config.samples

@@ -1,16 +1,17 @@
 """The models an evaluation attacks: picklable descriptions, loaded once per process.
 
 A `ModelRef` describes a model by what the plan needs (how it can be differentiated, whether
-it binarises, whether it is ABS) and a fingerprint of its weights, so that results of
-retrained weights never mix with old ones. It is plain data: work units carry it to any
-process, whose `ModelCache` loads the model the first time a unit needs it.
+it binarises, whether it is ABS) and a fingerprint of what determines its outputs
+(`abs_tf.export.fingerprint`: configuration and weights), so that results of retrained weights
+never mix with old ones and survive a re-export of the same model. It is plain data: work
+units carry it to any process, whose `ModelCache` loads the model the first time a unit needs
+it.
 
 References:
   Schott et al., ICLR 2019, section 5 (which models get which attacks).
 """
 
 import dataclasses
-import hashlib
 import os
 import pathlib
 from typing import Dict, Optional
@@ -19,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from abs_tf import registry
+from abs_tf.export import fingerprint as fingerprint_lib
 from abs_tf.models import classifier
 
 
@@ -32,7 +34,8 @@ class ModelRef:
     gradient: one of registry.GRADIENTS, or None (output-only: no gradient attacks).
     binarized: the model binarises its input (attacks apply the paper's postprocessing).
     is_abs: an ABS model (Latent Descent and the `_envelope` rows apply).
-    fingerprint: identifies the weights; part of every result row's budget fingerprint.
+    fingerprint: identifies what determines the model's outputs (`fingerprint`); part of
+      every result row's budget fingerprint.
   """
   name: str
   title: str
@@ -47,13 +50,15 @@ class ModelRef:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in self.name).strip("_")
 
 
-def saved_model_fingerprint(path) -> str:
-  """12 hex digits of the SavedModel's fingerprint.pb (its graph and weights' checksums)."""
-  path = pathlib.Path(path)
-  for name in ("fingerprint.pb", "saved_model.pb"):
-    if (path / name).is_file():
-      return hashlib.sha256((path / name).read_bytes()).hexdigest()[:12]
-  raise FileNotFoundError(f"{path} is not a SavedModel directory (no saved_model.pb).")
+def saved_model_dir(name: str) -> pathlib.Path:
+  """The SavedModel directory of a registry name (its shipped one) or of a path."""
+  return registry.saved_model_path(name) if name in registry.MODELS else pathlib.Path(name)
+
+
+def fingerprint(name: str) -> str:
+  """The model fingerprint (`abs_tf.export.fingerprint.model_fingerprint`) of a registry
+  name's shipped SavedModel, or of the SavedModel directory `name`."""
+  return fingerprint_lib.model_fingerprint(saved_model_dir(name))
 
 
 def is_differentiable(model: classifier.Classifier) -> bool:
@@ -96,7 +101,7 @@ def describe(name: str, cache: ModelCache) -> ModelRef:
   if name in registry.MODELS:
     spec = registry.get_spec(name)
     return ModelRef(name, spec.title, spec.gradient, spec.binarized, spec.is_abs,
-                    saved_model_fingerprint(registry.saved_model_path(name)))
+                    fingerprint(name))
   if not os.path.isdir(name):
     raise ValueError(f"Unknown model {name!r}: expected a registry name "
                      f"({', '.join(registry.MODELS)}) or a SavedModel directory.")
@@ -109,4 +114,4 @@ def describe(name: str, cache: ModelCache) -> ModelRef:
   title = pathlib.Path(name).resolve().name
   if title.isdigit():  # <name>/<version>/ layout
     title = pathlib.Path(name).resolve().parent.name
-  return ModelRef(name, title, gradient, binarized, is_abs, saved_model_fingerprint(name))
+  return ModelRef(name, title, gradient, binarized, is_abs, fingerprint(name))

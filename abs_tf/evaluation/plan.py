@@ -24,6 +24,7 @@ import numpy as np
 
 from abs_tf import registry
 from abs_tf.attacks import ATTACKS
+from abs_tf.attacks import transfer
 from abs_tf.evaluation import models as models_lib
 from abs_tf.evaluation import profiles
 
@@ -124,9 +125,25 @@ class WorkUnit:
 
 def budget_description(model: models_lib.ModelRef, attack: str,
                        profile: profiles.Profile) -> dict:
-  """What the results of (model, attack) depend on, besides the chunking."""
-  return {"model": model.name, "model_fingerprint": model.fingerprint, "attack": attack,
-          "budget": profile.budget(attack, model.is_abs), "seed": profile.seed}
+  """What the results of (model, attack) depend on, besides the chunking: the model and its
+  fingerprint, the attack, its budget and seed; for a transfer attack also its substitute
+  model and that model's fingerprint (a retrained substitute gives other directions)."""
+  budget = profile.budget(attack, model.is_abs)
+  description = {"model": model.name, "model_fingerprint": model.fingerprint, "attack": attack,
+                 "budget": budget, "seed": profile.seed}
+  if issubclass(ATTACKS[attack], transfer.TransferAttack):
+    substitute = ATTACKS[attack].substitute_of(budget)
+    description.update(substitute=substitute,
+                       substitute_fingerprint=models_lib.fingerprint(substitute))
+  return description
+
+
+def budget_entry(model: models_lib.ModelRef, attack: str,
+                 profile: profiles.Profile) -> Tuple[str, dict]:
+  """The budget fingerprint of (model, attack) under `profile`, and what budgets.json says it
+  stands for: the fingerprinted description and the profile's name."""
+  description = budget_description(model, attack, profile)
+  return profiles.fingerprint(description), dict(description, profile=profile.name)
 
 
 def figure_indices(labels: np.ndarray, first_index: int) -> Tuple[int, ...]:
@@ -165,7 +182,7 @@ def make_units(selected: Dict[str, List[str]], models: Sequence[models_lib.Model
   units = []
   for model in models:
     for attack in selected[model.name]:
-      description = budget_description(model, attack, profile)
+      fingerprint, description = budget_entry(model, attack, profile)
       is_l2 = metric_of(attack) == "l2"
       attack_end = first_index + profile.sample_cap(attack, num_samples, model.is_abs)
       size = chunk_size or profile.chunk_size_for(model.is_abs)
@@ -177,6 +194,6 @@ def make_units(selected: Dict[str, List[str]], models: Sequence[models_lib.Model
             model=model, attack=attack, start=start, stop=stop,
             budget_json=json.dumps(description["budget"], sort_keys=True),
             seed=profile.seed, profile=profile.name,
-            fingerprint=profiles.fingerprint(description),
+            fingerprint=fingerprint,
             keep_adversarials=tuple(i for i in range(start, stop) if is_l2 and i in keep)))
   return units

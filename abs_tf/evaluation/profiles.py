@@ -17,9 +17,10 @@ References:
 """
 
 import dataclasses
-import hashlib
 import json
 from typing import Mapping, Optional
+
+from abs_tf.export import fingerprint as fingerprint_lib
 
 GRADIENT_FAMILIES = ("fgsm", "fgm", "bim_linf", "bim_l2", "mim")
 VARIANT_SUFFIXES = ("_ge", "_envelope")
@@ -94,8 +95,7 @@ class Profile:
 
 def fingerprint(description: Mapping) -> str:
   """12 hex digits identifying a JSON-able description (sorted keys)."""
-  text = json.dumps(description, sort_keys=True, separators=(",", ":"))
-  return hashlib.sha256(text.encode()).hexdigest()[:12]
+  return fingerprint_lib.digest(description)
 
 
 def _substitute(single: dict, iterative: dict) -> dict:

@@ -7,8 +7,9 @@ the kill is dropped (and cut from the file) when the store is opened again. Rows
 (model, attack) must share one budget fingerprint: `check_fingerprints` refuses to add rows
 of another budget, so results of different budgets never mix in one table.
 
-`budgets.json` beside it maps each fingerprint to what it stands for (model weights, attack,
-budget, seed), for readers. Adversarials kept for Figure 3 are .npy files under
+`budgets.json` beside it maps each fingerprint to what it stands for (the model's fingerprint,
+attack, budget, seed; a transfer attack's substitute and its fingerprint), for readers.
+Adversarials kept for Figure 3 are .npy files under
 `adversarials/<model>/<attack>/<test_index>.npy`, each written whole (temporary file, rename).
 
 References:
@@ -163,7 +164,11 @@ class ResultStore:
     stored = self.budgets()
     merged = {**stored, **descriptions}
     if merged != stored:
-      _write_atomic(self.budgets_path, json.dumps(merged, indent=1, sort_keys=True).encode())
+      self.write_budgets(merged)
+
+  def write_budgets(self, descriptions: Mapping[str, dict]):
+    """Replaces budgets.json by `descriptions` (fingerprint -> description), atomically."""
+    write_atomic(self.budgets_path, json.dumps(descriptions, indent=1, sort_keys=True).encode())
 
   def budgets(self) -> Dict[str, dict]:
     if not self.budgets_path.exists():
@@ -254,7 +259,8 @@ class AdversarialStore:
     return found
 
 
-def _write_atomic(path: pathlib.Path, data: bytes):
+def write_atomic(path: pathlib.Path, data: bytes):
+  """Replaces `path` by `data` whole or not at all (temporary file, fsync, rename)."""
   tmp = path.with_name(path.name + ".tmp")
   with open(tmp, "wb") as f:
     f.write(data)

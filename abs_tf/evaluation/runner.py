@@ -64,8 +64,7 @@ class UnitRunner:
       budget = json.loads(budget_json)
       if issubclass(ATTACKS[name], transfer.TransferAttack):
         substitute_budgets = budget.pop("substitute_budgets", None)
-        substitute_name = budget.pop("substitute_name", transfer.DEFAULT_SUBSTITUTE)
-        budget["substitute"] = self.cache.get(substitute_name)
+        budget["substitute"] = self.cache.get(ATTACKS[name].substitute_of(budget))
         if substitute_budgets is not None:
           budget["substitute_attacks"] = [
               ATTACKS[sub](**substitute_budgets.get(sub, {}), seed=seed)
