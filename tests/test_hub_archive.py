@@ -1,10 +1,12 @@
 """TF Hub archives: served over loopback HTTP, `hub.load` and `hub.KerasLayer` give the
-SavedModel's logits; the archive is deterministic; bad inputs are refused."""
+SavedModel's logits; the archive is deterministic; bad inputs are refused; every model card
+carries TF Hub's model-page metadata."""
 
 import functools
 import hashlib
 import http.server
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -144,3 +146,57 @@ def test_entry_point_refuses_an_unknown_model_naming_the_known_ones(tmp_path):
   assert all(repr(name) in result.stderr for name in registry.MODELS)
   assert not os.listdir(tmp_path)
 
+
+# TF Hub's model-page metadata (tensorflow/tfhub.dev, tools/validator.py and tags/*.yaml):
+# `<!-- key: value -->` lines after the title and the short description.
+METADATA_LINE = re.compile(r"^<!--(?P<key>(\w|\s|-)+):(?P<value>.+)-->$")
+REQUIRED_METADATA = ("asset-path", "task", "fine-tunable", "format", "license")
+OPTIONAL_METADATA = ("network-architecture", "dataset", "language", "colab",
+                     "interactive-visualizer")
+ALLOWED_VALUES = {
+    "task": {"image-classification"},
+    # saved_model.export writes signatures only (no `__call__` with a `training` argument),
+    # and hub.KerasLayer refuses trainable=True on a signature: no model here fine-tunes.
+    "fine-tunable": {"false"},
+    "format": {"saved_model_2"},
+    "license": {"apache-2.0", "mit", "bsd-2-clause", "bsd-3-clause", "custom"},
+    "network-architecture": {"cnn", "vae", "other"},
+}
+
+
+def card_metadata(text):
+  """The metadata of a model card: {key: value}, from the block of metadata lines that
+  follows the title line and the first paragraph (TF Hub's layout)."""
+  lines = text.split("\n")
+  assert lines[0].startswith("# "), "the card must start with its title"
+  index = 1
+  while index < len(lines) and not lines[index]:
+    index += 1
+  while index < len(lines) and lines[index] and not lines[index].startswith("<!--"):
+    index += 1  # the short description
+  metadata = {}
+  for line in lines[index:]:
+    if not line:
+      continue
+    match = METADATA_LINE.match(line)
+    if not match:
+      break
+    key, value = match["key"].strip(), match["value"].strip()
+    assert key not in metadata, f"{key} is given twice"
+    metadata[key] = value
+  return metadata
+
+
+@pytest.mark.parametrize("name", sorted(registry.MODELS))
+def test_every_model_card_starts_with_tf_hub_metadata(name):
+  card = registry.saved_models_dir() / name / "README.md"
+  assert card.is_file(), f"{name} has no model card at {card}"
+  metadata = card_metadata(card.read_text())
+  missing = [key for key in REQUIRED_METADATA if key not in metadata]
+  assert not missing, f"{card} lacks TF Hub metadata {missing}"
+  unknown = set(metadata) - set(REQUIRED_METADATA) - set(OPTIONAL_METADATA)
+  assert not unknown, f"{card}: {sorted(unknown)} are no TF Hub metadata keys"
+  assert metadata["asset-path"] == hub_archive.archive_name(registry.saved_model_path(name))
+  for key, allowed in ALLOWED_VALUES.items():
+    if key in metadata:
+      assert metadata[key] in allowed, f"{card}: {key} {metadata[key]!r} not in {allowed}"

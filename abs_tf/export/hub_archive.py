@@ -21,6 +21,11 @@ The archive is deterministic: members sorted, mtime 0, owner 0:0 without names, 
 0o755 / 0o644, and a gzip header without file name or time, so the same SavedModel gives the
 same bytes (with the same zlib), wherever it lies and whenever it was copied.
 
+Each model card (saved_models/<name>/README.md) carries TF Hub's model-page metadata after its
+title and first paragraph, `<!-- asset-path: <name>.tar.gz -->` among them: the name this
+module writes, relative to wherever the archive is hosted (publishing to a hub wants the
+absolute URL there). tests/test_hub_archive.py holds every registry model to it.
+
 References:
   TF Hub, "Model hosting protocol", https://www.tensorflow.org/hub/hosting (the
   `?tf-hub-format=compressed` request); "Writing model documentation: model-specific asset
