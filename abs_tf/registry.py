@@ -87,6 +87,22 @@ def saved_model_path(name: str) -> pathlib.Path:
   return saved_models_dir() / spec.name / str(spec.version)
 
 
+def saved_model_dir(name: str) -> pathlib.Path:
+  """The SavedModel directory of a registry name, or `name` itself if it is a directory.
+
+  Raises:
+    ValueError: `name` is neither a registry name nor a directory (the message lists the
+      known names).
+    FileNotFoundError: a registry model whose SavedModel is missing.
+  """
+  if name not in MODELS and os.path.isdir(name):
+    return pathlib.Path(name)
+  path = saved_model_path(name)  # an unknown name raises, listing the known ones
+  if not path.is_dir():
+    raise FileNotFoundError(f"The SavedModel of {name!r} is missing at {path}.")
+  return path
+
+
 def get_spec(name: str) -> ModelSpec:
   if name not in MODELS:
     raise ValueError(f"Unknown model {name!r}; known models: {sorted(MODELS)}, or pass the "
@@ -107,14 +123,7 @@ def load_model(name: str, source: str = "memory") -> classifier.Classifier:
   """
   if source not in ("memory", "saved_model"):
     raise ValueError(f"source must be 'memory' or 'saved_model', got {source!r}.")
-  if name in MODELS:
-    path = saved_model_path(name)
-    if not path.is_dir():
-      raise FileNotFoundError(f"The SavedModel of {name!r} is missing at {path}.")
-  elif os.path.isdir(name):
-    path = pathlib.Path(name)
-  else:
-    get_spec(name)  # raises with the list of known names
+  path = saved_model_dir(name)
   if source == "saved_model" or not (path / "assets" / saved_model.MODEL_JSON).is_file():
     return saved_model.SavedModelClassifier(path)
   return saved_model.load_in_memory(path, KINDS)
