@@ -64,11 +64,11 @@ def build(name: str) -> classifier.Classifier:
 def export(name: str, output_dir) -> pathlib.Path:
   """Builds `name` and writes it to `<output_dir>/<name>/<version>/`, replacing a SavedModel
   already there; returns that path."""
-  model = build(name)
   path = pathlib.Path(output_dir) / name / str(registry.get_spec(name).version)
+  if path.exists() and not (path / "saved_model.pb").is_file():
+    raise FileExistsError(f"{path} exists and is not a SavedModel; not replacing it.")
+  model = build(name)
   if path.exists():
-    if not (path / "saved_model.pb").is_file():
-      raise FileExistsError(f"{path} exists and is not a SavedModel; not replacing it.")
     shutil.rmtree(path)
   return saved_model.export(model, path)
 
@@ -79,9 +79,6 @@ FLAGS = flags.FLAGS
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  unknown = sorted(set(FLAGS.models) - set(AUTHORS_MODELS))
-  if unknown:
-    raise app.UsageError(f"Unknown models {unknown}; expected some of {AUTHORS_MODELS}.")
   for name in FLAGS.models:
     logging.info("Wrote %s", export(name, FLAGS.output_dir))
 
@@ -89,5 +86,7 @@ def main(argv):
 if __name__ == "__main__":
   flags.DEFINE_string("output_dir", None, "Directory of the zoo, e.g. saved_models.")
   flags.DEFINE_list("models", list(AUTHORS_MODELS), "Which of the authors' models to build.")
+  flags.register_validator("models", lambda names: set(names) <= set(AUTHORS_MODELS),
+                           f"--models must be some of {', '.join(AUTHORS_MODELS)}.")
   flags.mark_flag_as_required("output_dir")
   app.run(main)
