@@ -1,4 +1,5 @@
-"""The model zoo as data: one `ModelSpec` per model of the paper's Table 1.
+"""The model zoo as data: one `ModelSpec` per model of the paper's Table 1, the substitute of
+the transfer attacks, and the authors' released ABS, Binary ABS and CNN.
 
   model = abs_tf.load_model("abs")                       # Python model, shipped weights
   model = abs_tf.load_model("cnn", source="saved_model")  # the SavedModel as a Classifier
@@ -36,11 +37,12 @@ class ModelSpec:
 
   Attributes:
     name: registry name, also the directory under saved_models/.
-    title: its column in the paper's Table 1.
+    title: its column in the paper's Table 1 (or in tables beside it).
     gradient: how attacks differentiate it (one of GRADIENTS).
     binarized: its input is binarised at 0.5 (adversarials get the paper's postprocessing).
     is_abs: an ABS model (the Latent Descent attack applies).
-    paper_clean_accuracy: Table 1's clean accuracy, in [0, 1]; None if not in the paper.
+    paper_clean_accuracy: Table 1's clean accuracy of the model's column, in [0, 1]; None if
+      not in the paper.
     version: the SavedModel version directory.
   """
   name: str
@@ -66,6 +68,13 @@ MODELS: Dict[str, ModelSpec] = {spec.name: spec for spec in [
               paper_clean_accuracy=0.990),
     ModelSpec("abs", "ABS", ENVELOPE, is_abs=True, paper_clean_accuracy=0.990),
     ModelSpec("substitute_cnn", "Substitute CNN", AUTODIFF),
+    # The paper's authors' released weights, not trained here (third_party/abs_authors;
+    # built by abs_tf/tools/export_authors_models.py).
+    ModelSpec("abs_authors", "ABS (authors' weights)", ENVELOPE, is_abs=True,
+              paper_clean_accuracy=0.990),
+    ModelSpec("binary_abs_authors", "Binary ABS (authors' weights)", ENVELOPE, binarized=True,
+              is_abs=True, paper_clean_accuracy=0.990),
+    ModelSpec("cnn_authors", "CNN (authors' weights)", AUTODIFF, paper_clean_accuracy=0.991),
 ]}
 
 # Python classes that rebuild an exported model from its configuration, by `kind`.
