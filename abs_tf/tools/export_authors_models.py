@@ -39,9 +39,6 @@ from abs_tf.tools import import_reference_cnn
 from abs_tf.tools import import_reference_weights
 
 AUTHORS_MODELS = ("abs_authors", "binary_abs_authors", "cnn_authors")
-ABS_WEIGHTS = "abs_official_weights.npz"
-ABS_LATENTS = "reference_latents_10000.npy"
-CNN_WEIGHTS = "cnn_official_weights.npz"
 
 
 def build(name: str) -> classifier.Classifier:
@@ -54,11 +51,11 @@ def build(name: str) -> classifier.Classifier:
     raise ValueError(f"{name!r} is not one of the authors' models {AUTHORS_MODELS}.")
   spec = registry.get_spec(name)
   if not spec.is_abs:
-    return import_reference_cnn.import_reference_cnn(
-        str(resources.authors_file(CNN_WEIGHTS)))
+    return import_reference_cnn.import_reference_cnn()  # the vendored weights
   return import_reference_weights.reference_abs(
-      str(resources.authors_file(ABS_WEIGHTS)), latent_search.LatentSearchConfig(),
-      latents=str(resources.authors_file(ABS_LATENTS)), binary=spec.binarized)
+      None, latent_search.LatentSearchConfig(),
+      latents=str(resources.authors_file(import_reference_weights.LATENTS)),
+      binary=spec.binarized)
 
 
 def export(name: str, output_dir) -> pathlib.Path:
