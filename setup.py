@@ -38,5 +38,6 @@ setuptools.setup(
                     "ray": ["ray==2.60.0"]},
     # The shipped data, models and the authors' files (with their LICENSE and NOTICE), where
     # abs_tf.resources finds them: <prefix>/share/abs_tf/<folder>.
-    data_files=_tree("data/mnist") + _tree("saved_models") + _tree("third_party/abs_authors"),
+    data_files=(_tree("data/mnist") + _tree("saved_models") + _tree("serving") +
+                _tree("third_party/abs_authors")),
 )

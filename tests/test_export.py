@@ -137,14 +137,26 @@ def test_signature_refuses_bad_values(exported, images, error):
     serve(images=tf.constant(images))
 
 
-@pytest.mark.parametrize("images", [np.zeros((1, 28, 28), np.float32),
-                                    np.zeros((1, 32, 32, 1), np.float32),
-                                    np.zeros((1, 28, 28, 1), np.float64)])
-def test_signature_refuses_bad_shapes_and_dtypes(exported, images):
+@pytest.mark.parametrize("images, error", [
+    (np.zeros((1, 28, 28), np.float32), r"expected images: float32 \[batch, 28, 28, 1\].*"
+                                        r"got shape\] \[1 28 28\]"),
+    (np.zeros((1, 32, 32, 1), np.float32), r"got shape\] \[1 32 32 1\]"),
+    (np.zeros((1, 28, 28, 1), np.float64), "expected to be a float tensor"),
+])
+def test_signature_refuses_bad_shapes_and_dtypes(exported, images, error):
   path, _, _ = exported
   serve = tf.saved_model.load(str(path)).signatures["serving_default"]
-  with pytest.raises((TypeError, ValueError, tf.errors.InvalidArgumentError)):
+  with pytest.raises(tf.errors.InvalidArgumentError, match=error):
     serve(images=tf.constant(images))
+
+
+def test_empty_batch_gives_empty_outputs(exported):
+  path, _, _ = exported
+  loaded = tf.saved_model.load(str(path))
+  assert loaded.signatures["serving_default"](images=tf.zeros([0, 28, 28, 1]))[
+      "logits"].shape == (0, 10)
+  assert loaded.signatures["infer"](images=tf.zeros([0, 28, 28, 1]))[
+      "reconstructions"].shape == (0, 10, 28, 28, 1)
 
 
 def test_unknown_model_name_lists_the_known_ones():

@@ -2,11 +2,13 @@
 
 Layout (TF Serving's versioned directories): `saved_models/<name>/<version>/`, with
 
-  signature `serving_default`: input `images` float32 [None, 28, 28, 1] in [0, 1];
-                               outputs `logits` and `probabilities`, float32 [None, 10].
+  signature `serving_default`: input `images` float32 [B, 28, 28, 1] in [0, 1];
+                               outputs `logits` and `probabilities`, float32 [B, 10].
 
-Bad input is refused in the graph (NaN, values outside [0, 1]); the signature itself refuses
-other dtypes and shapes. `assets/abs_tf_model.json` records the model's kind and configuration
+The SignatureDef advertises `images` as float32 of unknown shape: the graph checks the shape
+first, then NaN and the range, and refuses bad input with "expected images: float32 [batch,
+28, 28, 1] with values in [0, 1]; got ..." before any other computation (the runtime itself
+refuses other dtypes, naming float32). An empty batch gives empty outputs, [0, 10]. `assets/abs_tf_model.json` records the model's kind and configuration
 so that `load_in_memory` can rebuild the Python model with the exported weights.
 
 What is saved, and why each once: the serving module tracks the model's `export_variables()`
@@ -22,11 +24,14 @@ import pathlib
 
 import tensorflow as tf
 
+from abs_tf.export import serving
 from abs_tf.models import classifier
 
 SERVING_SIGNATURE = "serving_default"
 MODEL_JSON = "abs_tf_model.json"
-INPUT_SPEC = tf.TensorSpec([None] + list(classifier.IMAGE_SHAPE), tf.float32, name="images")
+# Any shape: the graph checks it first, with a message naming the expected one
+# (classifier.assert_valid_images_graph).
+INPUT_SPEC = tf.TensorSpec(None, tf.float32, name="images")
 
 
 def _is_resource(value) -> bool:
@@ -57,7 +62,9 @@ class ServingModule(tf.Module):
     def serve(images):
       """Args: images float32 [B, 28, 28, 1] in [0, 1]. Returns: dict of logits and
       probabilities, float32 [B, 10]."""
-      logits = model.logits_graph(classifier.assert_valid_images_graph(images))
+      logits = classifier.unless_empty(
+          classifier.assert_valid_images_graph(images), model.logits_graph,
+          tf.zeros([0, classifier.NUM_CLASSES]))
       return {"logits": logits, "probabilities": model.probabilities(logits)}
 
     self.serve = tf.function(serve, input_signature=[INPUT_SPEC])
@@ -67,7 +74,8 @@ class ServingModule(tf.Module):
 
 
 def export(model: classifier.Classifier, export_dir) -> pathlib.Path:
-  """Writes `model` as a SavedModel to `export_dir` (e.g. saved_models/abs/1)."""
+  """Writes `model` as a SavedModel to `export_dir` (e.g. saved_models/abs/1), with TF
+  Serving warmup requests for the batch sizes it compiles for (`serving.py`), if any."""
   if not model.kind:
     raise ValueError(f"{type(model).__name__} has no kind; it cannot be rebuilt on load.")
   export_dir = pathlib.Path(export_dir)
@@ -78,6 +86,10 @@ def export(model: classifier.Classifier, export_dir) -> pathlib.Path:
   (export_dir / "assets").mkdir(exist_ok=True)
   (export_dir / "assets" / MODEL_JSON).write_text(
       json.dumps({"kind": model.kind, "config": model.config_dict()}, indent=2) + "\n")
+  sizes = serving.warmup_batch_sizes(model)
+  if sizes:
+    name = export_dir.parent.name if export_dir.name.isdigit() else export_dir.name
+    serving.write_warmup_requests(export_dir, sizes, name)
   return export_dir
 
 

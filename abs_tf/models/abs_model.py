@@ -207,13 +207,21 @@ class ABS(classifier.Classifier):
   def prepare_export(self):
     self.reset_cache()
 
+  def batch_buckets(self):
+    return BATCH_BUCKETS
+
   def extra_signatures(self):
-    spec = tf.TensorSpec([None] + list(vae_lib.IMAGE_SHAPE), tf.float32, name="images")
+    spec = tf.TensorSpec(None, tf.float32, name="images")  # checked in the graph
 
     @tf.function(input_signature=[spec])
     def infer(images):
       """Latent search outputs: losses, latents, reconstructions, logits."""
-      return self.infer_graph(classifier.assert_valid_images_graph(images))
+      empty = dict(losses=tf.zeros([0, NUM_CLASSES]),
+                   latents=tf.zeros([0, NUM_CLASSES, vae_lib.LATENT_SIZE]),
+                   reconstructions=tf.zeros([0, NUM_CLASSES] + list(vae_lib.IMAGE_SHAPE)),
+                   logits=tf.zeros([0, NUM_CLASSES]))
+      return classifier.unless_empty(classifier.assert_valid_images_graph(images),
+                                     self.infer_graph, empty)
 
     return {"infer": infer}
 

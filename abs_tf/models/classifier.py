@@ -44,22 +44,56 @@ def validate_images(images, name="images"):
   return images
 
 
-def assert_valid_images_graph(images):
-  """In-graph checks for a SavedModel signature (shape and dtype are fixed by the signature).
+# What every entry point takes, as its error messages say it.
+EXPECTED_IMAGES = "images: float32 [batch, 28, 28, 1] with values in [0, 1]"
 
-  Returns the images with the checks as control dependencies; a failed check raises
-  InvalidArgumentError with a message that says what was expected.
+
+def assert_valid_images_graph(images):
+  """In-graph checks of a SavedModel signature's input, before any other computation.
+
+  The signatures take a float32 tensor of any shape (the runtime itself refuses other
+  dtypes), so that a wrong rank or shape is refused here, with a message naming the expected
+  [batch, 28, 28, 1], instead of inside some operation of the model. Then NaN and values
+  outside [0, 1] are refused. Everything computed from the returned tensor waits for the
+  checks.
+
+  Args:
+    images: float32 tensor of any shape.
+
+  Returns:
+    The images, float32 [B, 28, 28, 1] (static shape), with the checks as control
+    dependencies; a failed check raises InvalidArgumentError "expected images: ...".
   """
-  checks = [
-      tf.debugging.assert_equal(tf.reduce_any(tf.math.is_nan(images)), False,
-                                message="images contain NaN; expected values in [0, 1]"),
-      tf.debugging.assert_greater_equal(images, 0.0,
-                                        message="images must lie in [0, 1]: found < 0"),
-      tf.debugging.assert_less_equal(images, 1.0,
-                                     message="images must lie in [0, 1]: found > 1"),
-  ]
-  with tf.control_dependencies(checks):
-    return tf.identity(images)
+  shape = tf.shape(images)
+  # Pads the shape so that any rank can be compared (a scalar's is []).
+  dims = tf.concat([shape, tf.zeros([4], tf.int32)], axis=0)[1:4]
+  shape_ok = tf.logical_and(tf.equal(tf.size(shape), 4),
+                            tf.reduce_all(tf.equal(dims, IMAGE_SHAPE)))
+  shape_check = tf.debugging.Assert(
+      shape_ok, [f"expected {EXPECTED_IMAGES}; got shape", shape], summarize=8,
+      name="check_shape")
+  with tf.control_dependencies([shape_check]):
+    value_checks = [
+        tf.debugging.Assert(tf.logical_not(tf.reduce_any(tf.math.is_nan(images))),
+                            [f"expected {EXPECTED_IMAGES}; got NaN"], name="check_nan"),
+        tf.debugging.Assert(
+            tf.logical_and(tf.reduce_all(images >= 0.0), tf.reduce_all(images <= 1.0)),
+            [f"expected {EXPECTED_IMAGES}; got values in", tf.reduce_min(images),
+             tf.reduce_max(images)], name="check_range"),
+    ]
+  with tf.control_dependencies(value_checks):
+    return tf.ensure_shape(tf.identity(images), [None] + list(IMAGE_SHAPE))
+
+
+def unless_empty(images, compute, empty_outputs):
+  """`compute(images)`, or `empty_outputs` where the batch is empty (no model runs then).
+
+  Args:
+    images: float32 [B, 28, 28, 1].
+    compute: images -> a structure of tensors with a leading batch axis.
+    empty_outputs: the same structure for B = 0.
+  """
+  return tf.cond(tf.shape(images)[0] > 0, lambda: compute(images), lambda: empty_outputs)
 
 
 class Classifier(tf.Module):
@@ -92,6 +126,11 @@ class Classifier(tf.Module):
 
   def prepare_export(self):
     """Drops caches that must not be saved (e.g. ABS's decoded prototypes)."""
+
+  def batch_buckets(self) -> tuple:
+    """Batch sizes the model compiles its computation for (pads other sizes to one);
+    empty if any batch size runs without compiling."""
+    return ()
 
   def extra_signatures(self) -> dict:
     """Further tf.functions to export beside `serving_default`, by name."""
