@@ -112,11 +112,13 @@ DATA_DIRS = {
     # The authors' files travel with their LICENSE and NOTICE.
     "third_party/abs_authors": '["**"], exclude = ["BUILD"]',
     "tests/data": '["**"], exclude = ["BUILD"]',
+    "serving": '["*.txt"]',
 }
 # Modules that read data directories (their dependents get the files too).
 LIBRARY_DATA = {"mnist.py": "data/mnist", "registry.py": "saved_models",
                 "import_reference_cnn.py": "third_party/abs_authors",
-                "import_reference_weights.py": "third_party/abs_authors"}
+                "import_reference_weights.py": "third_party/abs_authors",
+                "serving.py": "serving"}
 
 
 def build_files():
