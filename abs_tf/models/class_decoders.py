@@ -197,9 +197,8 @@ class ClassDecoders:
   def num_classes(self) -> int:
     return len(self.layers)
 
-  def _forward(self, z, compiled=True):
+  def _forward(self, z):
     """z [C, B, L] -> (per class: mean [B, 784]; per layer: per class, the layer's input)."""
-    stride_one = _stride_one_transposed_convs if compiled else _stride_one_transposed_convs_eager
     batch = tf.shape(z)[1]
     hs = [tf.reshape(z[c], [batch, 1, 1, -1]) for c in range(self.num_classes)]
     size, inputs = 1, []
@@ -209,7 +208,7 @@ class ClassDecoders:
       last, elu, stride = i == len(self.layers[0]) - 1, layer[0].elu, layer[0].stride
       if stride == 1:
         activation = "elu" if elu else "sigmoid" if last else "linear"
-        hs = stride_one(hs, [l.kernel for l in layer],
+        hs = _stride_one_transposed_convs(hs, [l.kernel for l in layer],
                                           [l.bias for l in layer], activation)
         continue
       hs = [tf.nn.bias_add(tf.nn.conv2d_transpose(
@@ -217,6 +216,37 @@ class ClassDecoders:
                            l.bias) for h, l in zip(hs, layer)]
       hs = [tf.nn.elu(h) if elu else tf.sigmoid(h) if last else h for h in hs]
     return [tf.reshape(h, [batch, vae_lib.NUM_PIXELS]) for h in hs], inputs
+
+  def bulk_layers(self) -> List[Callable]:
+    """`mean(z, compiled=False)` as one function per layer, applied in turn.
+
+    The first takes z [C, B, L], each next the previous's output; the last returns the means
+    [C, B, 784]. Separate so that benchmarks/prototype_decoding.py can time each layer.
+    """
+    depth = len(self.layers[0])
+
+    def layer_fn(i, layer):
+      last, elu, stride = i == depth - 1, layer[0].elu, layer[0].stride
+
+      def apply(hs):
+        if i == 0:
+          hs = [tf.reshape(z, [tf.shape(z)[0], 1, 1, -1]) for z in tf.unstack(hs)]
+        batch = tf.shape(hs[0])[0]
+        if stride == 1:
+          activation = "elu" if elu else "sigmoid" if last else "linear"
+          hs = _stride_one_transposed_convs_eager(hs, [l.kernel for l in layer],
+                                                  [l.bias for l in layer], activation)
+        else:
+          size = _output_size(int(hs[0].shape[1]), layer[0])
+          hs = [tf.nn.bias_add(tf.nn.conv2d_transpose(
+              h, l.kernel, tf.stack([batch, size, size, l.kernel.shape[2]]), stride, "VALID"),
+                               l.bias) for h, l in zip(hs, layer)]
+          hs = [tf.nn.elu(h) if elu else tf.sigmoid(h) if last else h for h in hs]
+        return tf.stack([tf.reshape(h, [batch, vae_lib.NUM_PIXELS]) for h in hs]) if last else hs
+
+      return apply
+
+    return [layer_fn(i, layer) for i, layer in enumerate(zip(*self.layers))]
 
   def _backward(self, z, means, inputs, grad):
     """The cotangent `grad` [C, B, 784] of the means pulled back to z [C, B, L]."""
@@ -251,7 +281,12 @@ class ClassDecoders:
     Returns:
       float32 [C, B, 784] in (0, 1).
     """
-    return tf.stack(self._forward(z, compiled)[0])
+    if compiled:
+      return tf.stack(self._forward(z)[0])
+    h = z
+    for layer in self.bulk_layers():
+      h = layer(h)
+    return h
 
   def mean_and_vjp(self, z) -> Tuple[tf.Tensor, Callable]:
     """Decoder means and their vector-Jacobian product.
