@@ -69,6 +69,17 @@ def test_folded_means_equal_the_keras_decoders(decoders):
                              atol=2e-6)
 
 
+def test_bulk_means_equal_the_compiled_path_and_the_keras_decoders(decoders):
+  # As ABS runs it: in a graph, which Grappler rewrites (fusing the last layer's bias).
+  z = tf.constant(np.random.default_rng(2).normal(size=(10, 33, 8)).astype(np.float32))
+  folded = class_decoders.ClassDecoders.fold(decoders)
+  bulk = tf.function(lambda z: folded.mean(z, compiled=False))(z).numpy()
+  # Relative only, so that the smallest means (down to ~1e-12) count; 3e-5, as the last layer
+  # sums its 256 products in one float32 accumulator (phase_conv.py).
+  np.testing.assert_allclose(bulk, folded.mean(z).numpy(), rtol=3e-5, atol=0)
+  np.testing.assert_allclose(bulk, _keras_means(decoders, z).numpy(), rtol=3e-5, atol=0)
+
+
 def test_hand_derived_vjp_equals_the_tape(decoders):
   rng = np.random.default_rng(1)
   z = tf.constant(rng.normal(size=(10, 5, 8)).astype(np.float32))

@@ -21,17 +21,24 @@ The stride-2 convolutions stay TensorFlow's own (oneDNN on x86): on 2 cores they
 ~50-90 % of the speed of a large matrix product, where XLA's convolutions ran at ~10-35 % and
 an im2col matrix product at ~10 %.
 
+Without XLA (`mean(z, compiled=False)`: ABS's one-off decoding of its 10 x 10^4 prototypes,
+which a compilation per process would not repay), the first layer is one matrix product
+batched over the classes and the last one convolution over its output's phases
+(`phase_conv.py`).
+
 References:
   Schott et al., ICLR 2019, section 3 (the decoder) and appendix A (architecture).
   Ioffe & Szegedy, 2015 (batch normalisation at inference).
 """
 
 import dataclasses
+import functools
 from typing import Callable, List, Sequence, Tuple
 
 import keras
 import tensorflow as tf
 
+from abs_tf.models import phase_conv
 from abs_tf.models import vae as vae_lib
 
 
@@ -84,44 +91,30 @@ def _output_size(size: int, layer: FoldedLayer) -> int:
   return (size - 1) * layer.stride + int(layer.kernel.shape[0])
 
 
-def _stride_one_transposed_conv(h, kernel, bias, activation: str, taps_first: bool = False):
+def _stride_one_transposed_conv(h, kernel, bias, activation: str):
   """A stride-1 "valid" transposed convolution as one matrix product and shifted sums.
 
   out[i + a, j + b] = act(sum_c h[i, j, c] kernel[a, b, :, c] + bias). oneDNN's deconvolution
   is slow for the decoders' first layer (1x1 input) and last (16 -> 1 channels), ~5 GFLOP/s;
-  this form, fused by XLA with the bias and activation, ran 3-4x faster.
-
-  The product is laid out channels-last for XLA, which fuses the shifted slices into the sum;
-  `taps_first` lays it out [kh, kw, out, B, H, W] for TensorFlow's own kernels, whose slices
-  are then contiguous (3-5x faster there on 5,000 images; XLA was slower with it, as the
-  first layer's 32 channels must be transposed back).
+  this form, fused by XLA with the bias and activation, ran 3-4x faster. Laid out
+  channels-last, so that XLA fuses the shifted slices into the sum.
 
   Args:
     h: float32 [B, H, W, in].
     kernel: float32 [kh, kw, out, in].
     bias: float32 [out].
     activation: "elu", "sigmoid" or "linear".
-    taps_first: the layout for running without XLA.
 
   Returns:
     float32 [B, H + kh - 1, W + kw - 1, out].
   """
   kh, kw, out, cin = kernel.shape
   height, width = h.shape[1], h.shape[2]
-  rows = tf.reshape(h, [-1, cin])
-  if taps_first:
-    y = tf.reshape(tf.matmul(tf.reshape(kernel, [kh * kw * out, cin]), rows, transpose_b=True),
-                   [kh, kw, out, -1, height, width])
-    total = tf.transpose(tf.add_n(
-        [tf.pad(y[a, b], [[0, 0], [0, 0], [a, kh - 1 - a], [b, kw - 1 - b]])
-         for a in range(kh) for b in range(kw)]), [1, 2, 3, 0])
-  else:
-    taps = tf.reshape(tf.transpose(kernel, [3, 0, 1, 2]), [cin, kh * kw * out])
-    y = tf.reshape(tf.matmul(rows, taps), [-1, height, width, kh, kw, out])
-    total = tf.add_n([tf.pad(y[:, :, :, a, b], [[0, 0], [a, kh - 1 - a], [b, kw - 1 - b], [0, 0]])
-                      for a in range(kh) for b in range(kw)])
-  return {"elu": tf.nn.elu, "sigmoid": tf.sigmoid, "linear": tf.identity}[activation](
-      total + bias)
+  taps = tf.reshape(tf.transpose(kernel, [3, 0, 1, 2]), [cin, kh * kw * out])
+  y = tf.reshape(tf.matmul(tf.reshape(h, [-1, cin]), taps), [-1, height, width, kh, kw, out])
+  total = tf.add_n([tf.pad(y[:, :, :, a, b], [[0, 0], [a, kh - 1 - a], [b, kw - 1 - b], [0, 0]])
+                    for a in range(kh) for b in range(kw)])
+  return phase_conv.ACTIVATIONS[activation](total + bias)
 
 
 def _stride_one_vjp(grad, kernel, sigmoid_output=None, elu_input=None):
@@ -160,17 +153,31 @@ def _stride_one_transposed_convs(hs, kernels, biases, activation: str):
           for h, k, b in zip(hs, kernels, biases)]
 
 
-def _stride_one_transposed_convs_eager(hs, kernels, biases, activation: str):
-  """`_stride_one_transposed_convs` without XLA: nothing to compile for a new batch size."""
-  return [_stride_one_transposed_conv(h, k, b, activation, taps_first=True)
-          for h, k, b in zip(hs, kernels, biases)]
-
-
 @tf.function(jit_compile=True)
 def _stride_one_vjps(grads, kernels, sigmoid_outputs=None, elu_inputs=None):
   none = [None] * len(grads)
   return [_stride_one_vjp(g, k, s, e) for g, k, s, e in
           zip(grads, kernels, sigmoid_outputs or none, elu_inputs or none)]
+
+
+def _strided_transposed_convs(hs, layer: Sequence[FoldedLayer], activation: str):
+  """Every class's transposed convolution of stride > 1: TensorFlow's own (oneDNN on x86)."""
+  batch, size = tf.shape(hs[0])[0], _output_size(int(hs[0].shape[1]), layer[0])
+  activate = phase_conv.ACTIVATIONS[activation]
+  return [activate(tf.nn.bias_add(tf.nn.conv2d_transpose(
+      h, l.kernel, tf.stack([batch, size, size, l.kernel.shape[2]]), l.stride, "VALID"), l.bias))
+          for h, l in zip(hs, layer)]
+
+
+def _output_phase_convs(hs, layer: Sequence[FoldedLayer], activation: str):
+  """Every class's stride-1 transposed convolution, without XLA (see phase_conv.py)."""
+  return [phase_conv.output_phase_conv(h, l.kernel, l.bias, activation)
+          for h, l in zip(hs, layer)]
+
+
+def _means(step, hs):
+  """The last layer's images -> means [C, B, 784]."""
+  return tf.stack([tf.reshape(h, [-1, vae_lib.NUM_PIXELS]) for h in step(hs)])
 
 
 class ClassDecoders:
@@ -197,26 +204,48 @@ class ClassDecoders:
   def num_classes(self) -> int:
     return len(self.layers)
 
-  def _forward(self, z, compiled=True):
+  def _activation(self, i: int) -> str:
+    """Layer i's activation: ELU if batch normalisation was folded in, the last's sigmoid."""
+    return ("elu" if self.layers[0][i].elu else
+            "sigmoid" if i == len(self.layers[0]) - 1 else "linear")
+
+  def _forward(self, z):
     """z [C, B, L] -> (per class: mean [B, 784]; per layer: per class, the layer's input)."""
-    stride_one = _stride_one_transposed_convs if compiled else _stride_one_transposed_convs_eager
     batch = tf.shape(z)[1]
     hs = [tf.reshape(z[c], [batch, 1, 1, -1]) for c in range(self.num_classes)]
-    size, inputs = 1, []
+    inputs = []
     for i, layer in enumerate(zip(*self.layers)):  # layer i of every class
       inputs.append(hs)
-      size = _output_size(size, layer[0])
-      last, elu, stride = i == len(self.layers[0]) - 1, layer[0].elu, layer[0].stride
-      if stride == 1:
-        activation = "elu" if elu else "sigmoid" if last else "linear"
-        hs = stride_one(hs, [l.kernel for l in layer],
-                                          [l.bias for l in layer], activation)
-        continue
-      hs = [tf.nn.bias_add(tf.nn.conv2d_transpose(
-          h, l.kernel, tf.stack([batch, size, size, l.kernel.shape[2]]), stride, "VALID"),
-                           l.bias) for h, l in zip(hs, layer)]
-      hs = [tf.nn.elu(h) if elu else tf.sigmoid(h) if last else h for h in hs]
+      if layer[0].stride == 1:
+        hs = _stride_one_transposed_convs(hs, [l.kernel for l in layer],
+                                          [l.bias for l in layer], self._activation(i))
+      else:
+        hs = _strided_transposed_convs(hs, layer, self._activation(i))
     return [tf.reshape(h, [batch, vae_lib.NUM_PIXELS]) for h in hs], inputs
+
+  def bulk_layers(self) -> List[Callable]:
+    """`mean(z, compiled=False)` as one function per layer, applied in turn.
+
+    The first layer (on z, a 1 x 1 input) is a matrix product batched over the classes, the
+    other stride-1 layers convolutions over their output's phases (`phase_conv.py`: why, the
+    maths, the speeds), the strided layers TensorFlow's own as in the XLA path. One function
+    per layer so that benchmarks/prototype_decoding.py can time each.
+
+    Returns:
+      Functions: the first takes z float32 [C, B, L], each next the previous's output (per
+      class, float32 [B, H, W, channels]); the last returns the means, float32 [C, B, 784].
+    """
+    steps = []
+    for i, layer in enumerate(zip(*self.layers)):  # layer i of every class
+      if i == 0:  # on z, a 1 x 1 input
+        steps.append(functools.partial(
+            phase_conv.dense_transposed_conv, kernels=[l.kernel for l in layer],
+            biases=[l.bias for l in layer], activation=self._activation(i)))
+      else:
+        convs = _strided_transposed_convs if layer[0].stride > 1 else _output_phase_convs
+        steps.append(functools.partial(convs, layer=layer, activation=self._activation(i)))
+    steps[-1] = functools.partial(_means, steps[-1])
+    return steps
 
   def _backward(self, z, means, inputs, grad):
     """The cotangent `grad` [C, B, 784] of the means pulled back to z [C, B, L]."""
@@ -246,12 +275,15 @@ class ClassDecoders:
     Args:
       z: float32 [C, B, L], each class's latents.
       compiled: run the stride-1 layers as XLA computations (faster, but compiled once per
-        batch size); False for a batch whose size is seen once, such as the prototypes'.
+        batch size); False for a batch whose size is seen once, such as the prototypes'
+        (`bulk_layers`; the same means to 3e-5 relative).
 
     Returns:
       float32 [C, B, 784] in (0, 1).
     """
-    return tf.stack(self._forward(z, compiled)[0])
+    if compiled:
+      return tf.stack(self._forward(z)[0])
+    return functools.reduce(lambda h, layer: layer(h), self.bulk_layers(), z)
 
   def mean_and_vjp(self, z) -> Tuple[tf.Tensor, Callable]:
     """Decoder means and their vector-Jacobian product.
