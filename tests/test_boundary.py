@@ -20,7 +20,7 @@ def batch(test_split):
 
 
 def test_registered():
-  assert ATTACKS["boundary"] is boundary.BoundaryAttack
+  assert ATTACKS["boundary"].factory is boundary.BoundaryAttack
 
 
 def test_improves_on_its_start_and_is_verified(cnn, batch):

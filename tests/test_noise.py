@@ -26,8 +26,8 @@ def _check_verified(model, result, images, labels, metric_distance):
 
 
 def test_registered():
-  assert ATTACKS["gaussian_noise"] is noise.GaussianNoiseAttack
-  assert ATTACKS["salt_and_pepper"] is noise.SaltAndPepperNoiseAttack
+  assert ATTACKS["gaussian_noise"].factory is noise.GaussianNoiseAttack
+  assert ATTACKS["salt_and_pepper"].factory is noise.SaltAndPepperNoiseAttack
 
 
 def test_gaussian_noise_is_verified_deterministic_and_refinable(cnn, batch):

@@ -28,7 +28,7 @@ def result(cnn, batch):
 
 
 def test_registered():
-  assert ATTACKS["pointwise"] is pointwise.PointwiseAttack
+  assert ATTACKS["pointwise"].factory is pointwise.PointwiseAttack
 
 
 def test_verified_and_smaller_than_its_start(cnn, batch, result):

@@ -21,6 +21,7 @@ from typing import Dict, List, Optional, Sequence
 
 from absl import logging
 
+from abs_tf import registry
 from abs_tf.evaluation import executor as executor_lib
 from abs_tf.evaluation import figures
 from abs_tf.evaluation import models as models_lib
@@ -33,7 +34,7 @@ from abs_tf.evaluation import sanity
 from abs_tf.evaluation import table as table_lib
 
 NUM_TEST_IMAGES = 10_000
-PAPER_MODELS = ("cnn", "binary_cnn", "nearest_neighbor", "madry", "binary_abs", "abs")
+PAPER_MODELS = registry.paper_models()  # the default models
 GRADIENT_CHECK_IMAGES = 4
 
 
@@ -218,9 +219,9 @@ def evaluate(config: EvaluationConfig,
 def _gradient_warnings(refs, runner, first_index, units) -> List[str]:
   """Warns about models whose gradient attacks would see all-zero input gradients."""
   warnings = []
-  gradient_attacks = set(plan.GRADIENT_FAMILIES) | set(plan.ENVELOPE)
   for ref in refs:
-    if not any(u.model.name == ref.name and u.attack in gradient_attacks for u in units):
+    if not any(u.model.name == ref.name and plan.differentiates_model(u.attack)
+               for u in units):
       continue
     stop = first_index + GRADIENT_CHECK_IMAGES
     fraction = sanity.zero_gradient_fraction(runner.cache.get(ref.name),

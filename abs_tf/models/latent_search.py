@@ -27,7 +27,9 @@ from typing import Protocol
 import numpy as np
 import tensorflow as tf
 
-NUM_PIXELS = 784
+from abs_tf.models import classifier
+
+NUM_PIXELS = classifier.NUM_PIXELS  # as latent_search.NUM_PIXELS for abs_model
 
 
 @dataclasses.dataclass(frozen=True)
