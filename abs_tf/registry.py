@@ -56,8 +56,8 @@ class ModelSpec:
       name for the paper's six models, which `abs_tf.evaluate` attacks by default and
       `evaluation/paper_table.py` transcribes; e.g. "cnn" for the authors' CNN); None if it
       has none. The paper's numbers, its clean accuracy included, are in paper_table.
-    made_by: how its SavedModel is made (one of PRODUCERS): `train_baseline` trains
-      `training.recipes.RECIPES[name]`.
+    made_by: how its SavedModel is made (one of PRODUCERS; `train_baseline` trains
+      `training.recipes.RECIPES[name]`), or None if not by this project.
     saved_model: its SavedModel directory; None for the shipped one,
       saved_models/<name>/<version>/.
     version: the SavedModel version directory.
@@ -68,14 +68,14 @@ class ModelSpec:
   binarized: bool = False
   is_abs: bool = False
   paper_column: Optional[str] = None
-  made_by: str = TRAIN_BASELINE
+  made_by: Optional[str] = TRAIN_BASELINE
   saved_model: Optional[str] = None
   version: int = 1
 
   def __post_init__(self):
     if self.gradient not in GRADIENTS:
       raise ValueError(f"gradient must be one of {GRADIENTS}, got {self.gradient!r}.")
-    if self.made_by not in PRODUCERS:
+    if self.made_by is not None and self.made_by not in PRODUCERS:
       raise ValueError(f"made_by must be one of {PRODUCERS}, got {self.made_by!r}.")
 
 
