@@ -94,3 +94,17 @@ def test_declarations_are_checked():
     catalog.entry_of(UniformNoiseAttack, kind="score")
   with pytest.raises(ValueError, match="registered twice"):
     catalog.register_entry(catalog.ATTACKS["fgsm"])
+
+
+def test_each_model_fact_is_in_its_spec_and_agrees_with_the_model():
+  from abs_tf.models import abs_model
+  from abs_tf.training import recipes
+  trained_here = {name for name, spec in registry.MODELS.items()
+                  if spec.made_by == registry.TRAIN_BASELINE}
+  assert trained_here == set(recipes.RECIPES)
+  for name, spec in registry.MODELS.items():
+    stored = saved_model.read_model_json(registry.saved_model_path(name))
+    # `is_abs` declares what `classifier.has_latent_inference` finds on the loaded model.
+    assert spec.is_abs == (registry.KINDS[stored["kind"]] is abs_model.ABS), name
+    assert spec.binarized == bool(stored["config"].get("binarize", False)), name
+    assert spec.paper_column in registry.paper_models() + (None,), name
