@@ -53,8 +53,10 @@ def main(argv):
     print(f"{'total':>41s} {progress.format_seconds(total):>8s}")
     return 0
   failed = 0
-  for found in driver.recheck_chunks(run.store, run.refs, run.planned,
-                                     profiles.get_profile(FLAGS.profile), runner, chunks):
+  profile = profiles.get_profile(FLAGS.profile)
+  for chunk in chunks:  # one at a time, so that each line is printed as it is known
+    [found] = driver.recheck_chunks(run.store, run.refs, run.planned, profile, runner,
+                                    [chunk])
     again = {row.key: row.distance for row in found.rerun}
     equal = all(again.get(row.key) == row.distance for row in found.stored)
     status = "reproduced" if equal and not found.differences else "DIFFERS"
