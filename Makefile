@@ -22,5 +22,10 @@ demo: venv
 test: venv
 	$(PY) -m pytest -q tests
 
+# Speed of ABS inference and of every attack; figures mean something on an idle machine.
+benchmark: venv
+	$(PY) benchmarks/abs_inference.py --output=runs/abs_inference.jsonl
+	$(PY) benchmarks/attacks.py --output=runs/benchmark_attacks.jsonl
+
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -5,14 +5,17 @@ the transfer attacks, and the authors' released ABS, Binary ABS and CNN.
   model = abs_tf.load_model("cnn", source="saved_model")  # the SavedModel as a Classifier
   model = abs_tf.load_model("/path/to/my/saved_model")    # any SavedModel with our signature
 
+To add a model, add its `ModelSpec` to MODELS (see CONTRIBUTING.md): the evaluation, the
+table and the loaders read every fact about it from there.
+
 References:
-  Schott et al., ICLR 2019, Table 1 (clean accuracies).
+  Schott et al., ICLR 2019, Table 1.
 """
 
 import dataclasses
 import os
 import pathlib
-from typing import Dict
+from typing import Dict, Optional, Tuple
 
 from abs_tf import resources
 from abs_tf.export import saved_model
@@ -31,18 +34,32 @@ ENVELOPE = "envelope"                  # ABS: gradient at the latent optimum (en
 GRADIENTS = (AUTODIFF, STRAIGHT_THROUGH, ENVELOPE)
 
 
+# How a model of the zoo is made (its SavedModel's producer).
+TRAIN_BASELINE = "train_baseline"   # python -m abs_tf.train_baseline (training/recipes.RECIPES)
+TRAIN_ABS = "train_abs"             # python -m abs_tf.train_abs
+AUTHORS_WEIGHTS = "authors_weights"  # python -m abs_tf.tools.export_authors_models
+PRODUCERS = (TRAIN_BASELINE, TRAIN_ABS, AUTHORS_WEIGHTS)
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
-  """A model of the zoo.
+  """A model of the zoo: every fact the package needs about it.
 
   Attributes:
     name: registry name, also the directory under saved_models/.
-    title: its column in the paper's Table 1 (or in tables beside it).
+    title: its column title in Table 1 (or in tables beside it).
     gradient: how attacks differentiate it (one of GRADIENTS).
     binarized: its input is binarised at 0.5 (adversarials get the paper's postprocessing).
-    is_abs: an ABS model (the Latent Descent attack applies).
-    paper_clean_accuracy: Table 1's clean accuracy of the model's column, in [0, 1]; None if
-      not in the paper.
+    is_abs: an ABS model: it exposes the latent inference (`classifier.has_latent_inference`
+      of the loaded model), so Latent Descent and the `_envelope` rows apply.
+    paper_column: the registry name of the paper's Table 1 column it compares with (its own
+      name for the paper's six models, which `abs_tf.evaluate` attacks by default and
+      `evaluation/paper_table.py` transcribes; e.g. "cnn" for the authors' CNN); None if it
+      has none. The paper's numbers, its clean accuracy included, are in paper_table.
+    made_by: how its SavedModel is made (one of PRODUCERS; `train_baseline` trains
+      `training.recipes.RECIPES[name]`), or None if not by this project.
+    saved_model: its SavedModel directory; None for the shipped one,
+      saved_models/<name>/<version>/.
     version: the SavedModel version directory.
   """
   name: str
@@ -50,32 +67,49 @@ class ModelSpec:
   gradient: str
   binarized: bool = False
   is_abs: bool = False
-  paper_clean_accuracy: float = None
+  paper_column: Optional[str] = None
+  made_by: Optional[str] = TRAIN_BASELINE
+  saved_model: Optional[str] = None
   version: int = 1
 
   def __post_init__(self):
     if self.gradient not in GRADIENTS:
       raise ValueError(f"gradient must be one of {GRADIENTS}, got {self.gradient!r}.")
+    if self.made_by is not None and self.made_by not in PRODUCERS:
+      raise ValueError(f"made_by must be one of {PRODUCERS}, got {self.made_by!r}.")
 
 
 MODELS: Dict[str, ModelSpec] = {spec.name: spec for spec in [
-    ModelSpec("cnn", "CNN", AUTODIFF, paper_clean_accuracy=0.991),
+    ModelSpec("cnn", "CNN", AUTODIFF, paper_column="cnn"),
     ModelSpec("binary_cnn", "Binary CNN", STRAIGHT_THROUGH, binarized=True,
-              paper_clean_accuracy=0.985),
-    ModelSpec("nearest_neighbor", "Nearest Neighbor", AUTODIFF, paper_clean_accuracy=0.969),
-    ModelSpec("madry", "Madry et al.", AUTODIFF, paper_clean_accuracy=0.988),
+              paper_column="binary_cnn"),
+    ModelSpec("nearest_neighbor", "Nearest Neighbor", AUTODIFF,
+              paper_column="nearest_neighbor"),
+    ModelSpec("madry", "Madry et al.", AUTODIFF, paper_column="madry"),
     ModelSpec("binary_abs", "Binary ABS", ENVELOPE, binarized=True, is_abs=True,
-              paper_clean_accuracy=0.990),
-    ModelSpec("abs", "ABS", ENVELOPE, is_abs=True, paper_clean_accuracy=0.990),
+              paper_column="binary_abs", made_by=TRAIN_ABS),
+    ModelSpec("abs", "ABS", ENVELOPE, is_abs=True, paper_column="abs", made_by=TRAIN_ABS),
     ModelSpec("substitute_cnn", "Substitute CNN", AUTODIFF),
-    # The paper's authors' released weights, not trained here (third_party/abs_authors;
-    # built by abs_tf/tools/export_authors_models.py).
+    # The paper's authors' released weights, not trained here (third_party/abs_authors).
     ModelSpec("abs_authors", "ABS (authors' weights)", ENVELOPE, is_abs=True,
-              paper_clean_accuracy=0.990),
+              paper_column="abs", made_by=AUTHORS_WEIGHTS),
     ModelSpec("binary_abs_authors", "Binary ABS (authors' weights)", ENVELOPE, binarized=True,
-              is_abs=True, paper_clean_accuracy=0.990),
-    ModelSpec("cnn_authors", "CNN (authors' weights)", AUTODIFF, paper_clean_accuracy=0.991),
+              is_abs=True, paper_column="binary_abs", made_by=AUTHORS_WEIGHTS),
+    ModelSpec("cnn_authors", "CNN (authors' weights)", AUTODIFF, paper_column="cnn",
+              made_by=AUTHORS_WEIGHTS),
 ]}
+
+
+def paper_models() -> Tuple[str, ...]:
+  """The paper's Table 1 models in its column order: the evaluation's default models."""
+  return tuple(name for name, spec in MODELS.items() if spec.paper_column == name)
+
+
+def paper_column(name: str) -> Optional[str]:
+  """The paper's column a model compares with (None for paths and models without one)."""
+  spec = MODELS.get(name)
+  return spec.paper_column if spec else None
+
 
 # Python classes that rebuild an exported model from its configuration, by `kind`.
 KINDS = {
@@ -92,7 +126,10 @@ def saved_models_dir() -> pathlib.Path:
 
 
 def saved_model_path(name: str) -> pathlib.Path:
+  """Where the SavedModel of registry model `name` lies (`ModelSpec.saved_model`)."""
   spec = get_spec(name)
+  if spec.saved_model is not None:
+    return pathlib.Path(spec.saved_model)
   return saved_models_dir() / spec.name / str(spec.version)
 
 

@@ -71,8 +71,7 @@ FLAGS = flags.FLAGS
 def define_flags():
   """Defines the command line's flags: only when run as a script, so that tests can import
   this module beside other scripts with flags of the same names."""
-  flags.DEFINE_integer("num_images", 100, "First test images attacked.")
-  flags.DEFINE_list("attacks", list(PAPER_CNN), f"Rows among {list(PAPER_CNN)}.")
+  table1_cnn.define_common_flags(PAPER_CNN, "Optional JSON file for the rows.")
   flags.DEFINE_enum("decision", "read", ["read", "run", "skip"],
                     "Decision-based rows: read from --decision_results, run here, or leave out.")
   flags.DEFINE_list("decision_results", DEFAULT_DECISION_RESULTS,
@@ -81,10 +80,6 @@ def define_flags():
   flags.DEFINE_string("extra_substitute", "substitute_cnn",
                       "Registry name or SavedModel path of the extra transfer rows' substitute; "
                       "empty for none.")
-  flags.DEFINE_string("weights", None, "The authors' cnn_official_weights.npz (default: "
-                      "their file in third_party/abs_authors).")
-  flags.DEFINE_float("tolerance", 0.10, "Relative tolerance around the paper's medians.")
-  flags.DEFINE_string("output", None, "Optional JSON file for the rows.")
 
 
 def measure(model, images, labels, attack, settings, tolerance, row=None, note=""):

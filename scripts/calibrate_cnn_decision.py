@@ -75,17 +75,12 @@ FLAGS = flags.FLAGS
 def define_flags():
   """Defines the command line's flags: only when run as a script, so that tests can import
   this module beside other scripts with flags of the same names."""
-  flags.DEFINE_integer("num_images", 100, "First test images attacked.")
-  flags.DEFINE_list("attacks", list(PAPER_CNN), f"Among {sorted(PAPER_CNN)}.")
+  table1_cnn.define_common_flags(PAPER_CNN, "Optional JSON-lines file, one line per attack.")
   flags.DEFINE_integer("boundary_steps", 5000, "Boundary iterations (the paper: 5000).")
   flags.DEFINE_integer("boundary_directions_per_call", 5,
                        "Boundary candidates per sample and model call (does not change the "
                        "walk's steps, only how many queries follow a success).")
   flags.DEFINE_integer("seed", 0, "Seed of every attack.")
-  flags.DEFINE_float("tolerance", 0.1, "Allowed relative difference from the paper's median.")
-  flags.DEFINE_string("weights", None, "The authors' cnn_official_weights.npz (default: "
-                      "their file in third_party/abs_authors).")
-  flags.DEFINE_string("output", None, "Optional JSON-lines file, one line per attack.")
 
 
 def main(argv):

@@ -5,6 +5,8 @@ adversarial distance of each attack the calibration runs on the CNN and the accu
 the paper's thresholds, in Table 1's row order (L2, L-infinity, L0 attacks).
 """
 
+from absl import flags
+
 from abs_tf.evaluation import paper_table
 from abs_tf.evaluation import table
 
@@ -18,3 +20,19 @@ PAPER_CNN = {name: paper_table.PAPER_TABLE[name]["cnn"] for name in _CALIBRATED}
 THRESHOLDS = table.THRESHOLDS
 # The decision-based attacks (scripts/calibrate_cnn_decision.py).
 DECISION = ("boundary", "pointwise", "salt_and_pepper", "gaussian_noise")
+
+
+def define_common_flags(attacks, output_help: str):
+  """The flags the calibration scripts share: call it from their `define_flags`, only when
+  run as a script (tests import several of them, whose flags would clash).
+
+  Args:
+    attacks: the attack names the script can run (--attacks defaults to all of them).
+    output_help: what the script's --output file holds.
+  """
+  flags.DEFINE_integer("num_images", 100, "First test images attacked.")
+  flags.DEFINE_list("attacks", list(attacks), f"Rows among {list(attacks)}.")
+  flags.DEFINE_string("weights", None, "The authors' cnn_official_weights.npz (default: "
+                      "their file in third_party/abs_authors).")
+  flags.DEFINE_float("tolerance", 0.10, "Relative tolerance around the paper's medians.")
+  flags.DEFINE_string("output", None, output_help)

@@ -38,7 +38,12 @@ def _imports(path: pathlib.Path):
     if isinstance(node, ast.Import):
       names = [a.name for a in node.names]
     elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-      names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+      # `from package import module` needs the module; the package only for its own names
+      # (depending on it too would make every module of a package that imports its modules,
+      # such as abs_tf.attacks, part of a cycle, which Bazel refuses).
+      names = [f"{node.module}.{a.name}" for a in node.names]
+      if not all(_is_module(name) for name in names):
+        names.append(node.module)
     for name in names:
       top = name.split(".")[0]
       if top == "abs_tf":
@@ -46,6 +51,12 @@ def _imports(path: pathlib.Path):
       elif top in THIRD_PARTY:
         external.add(THIRD_PARTY[top])
   return project, external
+
+
+def _is_module(dotted: str) -> bool:
+  """Whether a dotted name is a project module or package (not a name defined in one)."""
+  path = ROOT.joinpath(*dotted.split("."))
+  return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
 
 
 def _module_files():

@@ -6,12 +6,6 @@ import pytest
 
 from abs_tf.attacks import ATTACKS
 from abs_tf.attacks import boundary
-from abs_tf.tools import import_reference_cnn
-
-
-@pytest.fixture(scope="module")
-def cnn(reference_dir):
-  return import_reference_cnn.import_reference_cnn(str(reference_dir / "cnn_official_weights.npz"))
 
 
 @pytest.fixture(scope="module")
@@ -20,17 +14,17 @@ def batch(test_split):
 
 
 def test_registered():
-  assert ATTACKS["boundary"] is boundary.BoundaryAttack
+  assert ATTACKS["boundary"].factory is boundary.BoundaryAttack
 
 
-def test_improves_on_its_start_and_is_verified(cnn, batch):
+def test_improves_on_its_start_and_is_verified(reference_cnn, batch):
   images, labels = batch
   # One iteration is (nearly) the blended-noise start; the same seed draws the same start.
-  start = boundary.BoundaryAttack(steps=1, seed=1)(cnn, images, labels)
-  result = boundary.BoundaryAttack(steps=150, directions_per_call=5, seed=1)(cnn, images,
+  start = boundary.BoundaryAttack(steps=1, seed=1)(reference_cnn, images, labels)
+  result = boundary.BoundaryAttack(steps=150, directions_per_call=5, seed=1)(reference_cnn, images,
                                                                              labels)
   assert result.success.all()
-  assert np.all(cnn(result.adversarials).numpy().argmax(axis=1) != labels)
+  assert np.all(reference_cnn(result.adversarials).numpy().argmax(axis=1) != labels)
   np.testing.assert_allclose(
       result.distances,
       np.sqrt(((result.adversarials - images.astype(np.float64))**2).sum(axis=(1, 2, 3))))
@@ -38,23 +32,23 @@ def test_improves_on_its_start_and_is_verified(cnn, batch):
   assert np.median(result.distances / start.distances) < 0.9
 
 
-def test_deterministic_and_independent_of_directions_per_call(cnn, batch):
+def test_deterministic_and_independent_of_directions_per_call(reference_cnn, batch):
   images, labels = batch
   # Fewer steps than `stats_every`: no statistics, so the rounds cannot change the walk.
   settings = dict(steps=9, source_step=1e-3, seed=2)
-  one_call = boundary.BoundaryAttack(**settings)(cnn, images, labels)
-  again = boundary.BoundaryAttack(**settings)(cnn, images, labels)
-  rounds = boundary.BoundaryAttack(directions_per_call=1, **settings)(cnn, images, labels)
+  one_call = boundary.BoundaryAttack(**settings)(reference_cnn, images, labels)
+  again = boundary.BoundaryAttack(**settings)(reference_cnn, images, labels)
+  rounds = boundary.BoundaryAttack(directions_per_call=1, **settings)(reference_cnn, images, labels)
   np.testing.assert_array_equal(one_call.adversarials, again.adversarials)
   np.testing.assert_array_equal(one_call.adversarials, rounds.adversarials)
   # Trying directions one at a time stops at the first success: fewer queries.
   assert np.all(rounds.queries < one_call.queries)
 
 
-def test_query_budget(cnn, batch):
+def test_query_budget(reference_cnn, batch):
   images, labels = batch
   result = boundary.BoundaryAttack(steps=10_000, max_queries=300, directions_per_call=3)(
-      cnn, images, labels)
+      reference_cnn, images, labels)
   assert result.success.all()
   assert np.all(result.queries <= 300 + 2)  # the base's two checks come on top
 
@@ -98,12 +92,12 @@ def test_rejects_bad_settings():
     boundary.BoundaryAttack(step_adaptation=1.0)
 
 
-def test_starts_where_uniform_noise_fails(cnn, test_split):
+def test_starts_where_uniform_noise_fails(reference_cnn, test_split):
   """The authors' CNN calls all uniform noise 8: an 8 starts from the batch's other image."""
   rows = np.concatenate([np.flatnonzero(test_split.labels == 8)[:1], [0]])
   images, labels = test_split.images[rows], test_split.labels[rows]
   assert labels[0] == 8 and labels[1] != 8
-  result = boundary.BoundaryAttack(steps=1, init_draws=20)(cnn, images, labels)
+  result = boundary.BoundaryAttack(steps=1, init_draws=20)(reference_cnn, images, labels)
   assert result.success.all()
-  assert cnn(result.adversarials[:1]).numpy().argmax() != 8
+  assert reference_cnn(result.adversarials[:1]).numpy().argmax() != 8
   assert result.distances[0] < np.linalg.norm(images[1] - images[0])

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from abs_tf.attacks import gradient_attacks
-from abs_tf.tools import import_reference_cnn
 from scripts import calibrate_cnn
 
 # Small budgets; the transfer attacks take two cheap substitute attacks.
@@ -28,12 +27,7 @@ def _transfer_settings():
       gradient_attacks.BIML2(iterations=3, bisection_steps=4)], bisection_steps=4)
 
 
-@pytest.fixture(scope="module")
-def cnn(reference_dir):
-  return import_reference_cnn.import_reference_cnn(str(reference_dir / "cnn_official_weights.npz"))
-
-
-def test_one_table_in_table_1_order(cnn, test_split, tmp_path):
+def test_one_table_in_table_1_order(reference_cnn, test_split, tmp_path):
   stored = {"attack": "boundary", "metric": "l2", "num_images": 100, "median": 1.3,
             "paper_median": 1.2, "ratio": 1.08, "within": True, "accuracy": 0.23,
             "paper_accuracy": 0.21, "failures": 2, "mean_queries": 75111.0, "seconds": 5448.0,
@@ -47,8 +41,8 @@ def test_one_table_in_table_1_order(cnn, test_split, tmp_path):
 
   settings = dict(SMALL, transfer_l2=_transfer_settings(), transfer_linf=_transfer_settings())
   names = [n for n in calibrate_cnn.PAPER_CNN if n != "pointwise"]
-  rows = calibrate_cnn.calibrate(cnn, test_split.images[:6], test_split.labels[:6], names,
-                                 settings, extra_substitute=cnn, decision_rows=decision)
+  rows = calibrate_cnn.calibrate(reference_cnn, test_split.images[:6], test_split.labels[:6], names,
+                                 settings, extra_substitute=reference_cnn, decision_rows=decision)
   assert [r["row"] for r in rows] == [
       "transfer_l2", "transfer_l2*", "gaussian_noise", "boundary", "fgm", "bim_l2",
       "transfer_linf", "transfer_linf*", "fgsm", "bim_linf", "mim", "salt_and_pepper"]
@@ -67,6 +61,7 @@ def test_one_table_in_table_1_order(cnn, test_split, tmp_path):
   json.dumps(rows)  # numbers as numbers
 
 
-def test_unknown_rows_are_refused(cnn, test_split):
+def test_unknown_rows_are_refused(reference_cnn, test_split):
   with pytest.raises(ValueError, match="No paper value"):
-    calibrate_cnn.calibrate(cnn, test_split.images[:1], test_split.labels[:1], ["deepfool"])
+    calibrate_cnn.calibrate(reference_cnn, test_split.images[:1], test_split.labels[:1],
+                            ["deepfool"])

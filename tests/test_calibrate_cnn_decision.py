@@ -4,20 +4,13 @@ budgets on the first 20 test images (the full run, scripts/calibrate_cnn_decisio
 standard error, hence the 20 % tolerance here instead of 10 %."""
 
 import numpy as np
-import pytest
 
-from abs_tf.tools import import_reference_cnn
 from scripts import calibrate_cnn_decision
 
 
-@pytest.fixture(scope="module")
-def cnn(reference_dir):
-  return import_reference_cnn.import_reference_cnn(str(reference_dir / "cnn_official_weights.npz"))
-
-
-def test_noise_attacks_match_the_paper(cnn, test_split):
+def test_noise_attacks_match_the_paper(reference_cnn, test_split):
   rows = calibrate_cnn_decision.calibrate(
-      cnn, test_split.images[:20], test_split.labels[:20],
+      reference_cnn, test_split.images[:20], test_split.labels[:20],
       {"gaussian_noise": {}, "salt_and_pepper": {}}, tolerance=0.2)
   for row in rows:
     assert row["within"], row
@@ -26,10 +19,10 @@ def test_noise_attacks_match_the_paper(cnn, test_split):
   assert [row["attack"] for row in rows] == ["gaussian_noise", "salt_and_pepper"]
 
 
-def test_rows_for_every_decision_attack(cnn, test_split):
+def test_rows_for_every_decision_attack(reference_cnn, test_split):
   settings = {"boundary": dict(steps=5), "pointwise": dict(init_repetitions=1)}
-  rows = calibrate_cnn_decision.calibrate(cnn, test_split.images[:2], test_split.labels[:2],
-                                          settings)
+  rows = calibrate_cnn_decision.calibrate(reference_cnn, test_split.images[:2],
+                                          test_split.labels[:2], settings)
   assert [row["metric"] for row in rows] == ["l2", "l0"]
   assert all(np.isfinite(row["median"]) and row["settings"] == settings[row["attack"]]
              for row in rows)

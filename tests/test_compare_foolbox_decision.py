@@ -6,12 +6,6 @@ import numpy as np
 import pytest
 
 from abs_tf.tools import foolbox_decision
-from abs_tf.tools import import_reference_cnn
-
-
-@pytest.fixture(scope="module")
-def cnn(reference_dir):
-  return import_reference_cnn.import_reference_cnn(str(reference_dir / "cnn_official_weights.npz"))
 
 
 @pytest.fixture(scope="module")
@@ -19,16 +13,16 @@ def batch(test_split):
   return test_split.images[:20], test_split.labels[:20]
 
 
-def test_boundary_at_least_as_close_as_foolbox_with_the_same_queries(cnn, batch):
-  comparison = foolbox_decision.compare_boundary(cnn, *batch, foolbox_steps=300)
+def test_boundary_at_least_as_close_as_foolbox_with_the_same_queries(reference_cnn, batch):
+  comparison = foolbox_decision.compare_boundary(reference_cnn, *batch, foolbox_steps=300)
   ours, theirs = comparison.medians()
   assert comparison.ours.success.all() and comparison.theirs.success.all()
   assert np.all(comparison.ours.queries <= comparison.theirs.queries)
   assert ours <= theirs
 
 
-def test_pointwise_at_least_as_sparse_as_foolbox_with_the_same_queries(cnn, batch):
-  comparison = foolbox_decision.compare_pointwise(cnn, *batch)
+def test_pointwise_at_least_as_sparse_as_foolbox_with_the_same_queries(reference_cnn, batch):
+  comparison = foolbox_decision.compare_pointwise(reference_cnn, *batch)
   ours, theirs = comparison.medians()
   assert comparison.ours.success.all() and comparison.theirs.success.all()
   assert np.all(comparison.ours.queries <= comparison.theirs.queries)

@@ -11,7 +11,9 @@ import shutil
 import numpy as np
 import pytest
 
+from abs_tf import attacks
 from abs_tf import registry
+from abs_tf.attacks import catalog
 from abs_tf.attacks import transfer
 from abs_tf.evaluation import models as models_lib
 from abs_tf.evaluation import paper_table
@@ -99,8 +101,15 @@ def test_paper_table_transcribed():
   for row in ("fgm", "bim_l2", "fgsm", "bim_linf", "mim"):
     assert set(paper_table.PAPER_TABLE[row]) == {"cnn", "binary_cnn", "madry"}
   assert len(paper_table.PAPER_TABLE) == 19
-  for name, accuracy in paper_table.PAPER_CLEAN_ACCURACY.items():
-    assert registry.MODELS[name].paper_clean_accuracy == accuracy
+  # The paper's columns are the registry's paper models, in the paper's order; the authors'
+  # models compare with the column of the model they reproduce.
+  assert paper_table.MODELS == registry.paper_models() == (
+      "cnn", "binary_cnn", "nearest_neighbor", "madry", "binary_abs", "abs")
+  assert set(paper_table.PAPER_CLEAN_ACCURACY) == set(paper_table.MODELS)
+  assert paper_table.PAPER_CLEAN_ACCURACY["nearest_neighbor"] == 0.969
+  assert registry.paper_column("cnn_authors") == "cnn"
+  assert registry.paper_column("abs_authors") == "abs"
+  assert registry.paper_column("substitute_cnn") is None
   for row, cells in paper_table.PAPER_TABLE.items():
     metric = row[4:] if row.startswith("all_") else plan.metric_of(row)
     for median, accuracy in cells.values():
@@ -122,7 +131,18 @@ def test_plan_follows_table1():
   assert cnn == binary_cnn and "fgsm" in cnn and "latent_descent" not in cnn
   assert not any(a.endswith("_envelope") for a in cnn)
   assert "fgsm" not in abs_ and {"latent_descent", "fgsm_envelope", "fgsm_ge"} <= set(abs_)
-  assert set(output_only) == set(plan.OUTPUT_ONLY) | set(plan.ESTIMATED)
+  assert set(output_only) == {name for name, entry in attacks.ATTACKS.items()
+                              if entry.requires == catalog.OUTPUTS}
+  assert set(output_only) == {"transfer_l2", "transfer_linf", "gaussian_noise", "boundary",
+                              "salt_and_pepper", "pointwise"} | {
+                                  f"{f}_ge" for f in ("fgsm", "fgm", "bim_linf", "bim_l2",
+                                                      "mim")}
+  # Table 1's row order, read from the attacks' declarations.
+  assert plan.applicable_attacks(_ref("all", registry.AUTODIFF, is_abs=True)) == [
+      "transfer_l2", "gaussian_noise", "boundary", "fgm", "fgm_ge", "fgm_envelope",
+      "bim_l2", "bim_l2_ge", "bim_l2_envelope", "latent_descent",
+      "transfer_linf", "fgsm", "fgsm_ge", "fgsm_envelope", "bim_linf", "bim_linf_ge",
+      "bim_linf_envelope", "mim", "mim_ge", "mim_envelope", "salt_and_pepper", "pointwise"]
   assert len(abs_) == 22 - 5 and len(cnn) == 22 - 6
 
 

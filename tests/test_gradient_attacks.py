@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from abs_tf import attacks
 from abs_tf.attacks import base
+from abs_tf.attacks import catalog
 from abs_tf.attacks import epsilon_search
 from abs_tf.attacks import gradient_attacks
 from abs_tf.attacks import gradients
@@ -119,7 +120,15 @@ def test_variants_are_registered_with_their_gradient_source():
     assert attacks.ATTACKS[name + "_envelope"]().gradient == gradients.AUTODIFF
     ge = attacks.ATTACKS[name + "_ge"](fd_steps=(0.1, 0.3))
     assert ge.gradient == gradients.FINITE_DIFFERENCES and len(ge.sources) == 2
-    assert issubclass(attacks.ATTACKS[name + "_ge"], attacks.ATTACKS[name])
+    # Composition, not subclasses: the family's class with another gradient source, under
+    # the variant's name, sharing the family's budget.
+    for variant in (ge, attacks.ATTACKS[name + "_envelope"]()):
+      assert type(variant) is type(attacks.ATTACKS[name]())
+    assert ge.name == name + "_ge"
+    assert attacks.ATTACKS[name + "_ge"].budget_name == name
+    assert attacks.ATTACKS[name + "_envelope"].gradient == catalog.ENVELOPE
+    assert attacks.ATTACKS[name + "_ge"].requires == catalog.OUTPUTS
+    assert attacks.ATTACKS[name].requires == catalog.GRADIENTS
 
 
 def test_invalid_settings_and_inputs_are_refused(reference_cnn, batch):

@@ -27,7 +27,7 @@ def batch(test_split):
 
 
 def test_registered():
-  assert ATTACKS["latent_descent"] is latent_descent.LatentDescentAttack
+  assert ATTACKS["latent_descent"].factory is latent_descent.LatentDescentAttack
 
 
 def test_flips_the_label_and_search_only_shrinks(abs_model, batch):

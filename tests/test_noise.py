@@ -5,12 +5,6 @@ import pytest
 
 from abs_tf.attacks import ATTACKS
 from abs_tf.attacks import noise
-from abs_tf.tools import import_reference_cnn
-
-
-@pytest.fixture(scope="module")
-def cnn(reference_dir):
-  return import_reference_cnn.import_reference_cnn(str(reference_dir / "cnn_official_weights.npz"))
 
 
 @pytest.fixture(scope="module")
@@ -26,38 +20,38 @@ def _check_verified(model, result, images, labels, metric_distance):
 
 
 def test_registered():
-  assert ATTACKS["gaussian_noise"] is noise.GaussianNoiseAttack
-  assert ATTACKS["salt_and_pepper"] is noise.SaltAndPepperNoiseAttack
+  assert ATTACKS["gaussian_noise"].factory is noise.GaussianNoiseAttack
+  assert ATTACKS["salt_and_pepper"].factory is noise.SaltAndPepperNoiseAttack
 
 
-def test_gaussian_noise_is_verified_deterministic_and_refinable(cnn, batch):
+def test_gaussian_noise_is_verified_deterministic_and_refinable(reference_cnn, batch):
   images, labels = batch
   attack = noise.GaussianNoiseAttack(epsilons=200, seed=3)
-  first = attack(cnn, images, labels)
+  first = attack(reference_cnn, images, labels)
   l2 = lambda a, b: np.sqrt(((a.astype(np.float64) - b) ** 2).sum(axis=(1, 2, 3)))
-  _check_verified(cnn, first, images, labels, l2)
-  again = noise.GaussianNoiseAttack(epsilons=200, seed=3)(cnn, images, labels)
+  _check_verified(reference_cnn, first, images, labels, l2)
+  again = noise.GaussianNoiseAttack(epsilons=200, seed=3)(reference_cnn, images, labels)
   np.testing.assert_array_equal(first.adversarials, again.adversarials)
-  other = noise.GaussianNoiseAttack(epsilons=200, seed=4)(cnn, images, labels)
+  other = noise.GaussianNoiseAttack(epsilons=200, seed=4)(reference_cnn, images, labels)
   assert not np.array_equal(first.adversarials, other.adversarials)
   # Noise of a clearly visible strength: the paper's CNN median is 5.2.
   assert 1.0 < np.median(first.distances) < 12.0
   # The same draws, then a binary search towards the original: never farther.
-  refined = noise.GaussianNoiseAttack(epsilons=200, seed=3, refine_steps=10)(cnn, images,
+  refined = noise.GaussianNoiseAttack(epsilons=200, seed=3, refine_steps=10)(reference_cnn, images,
                                                                              labels)
-  _check_verified(cnn, refined, images, labels, l2)
+  _check_verified(reference_cnn, refined, images, labels, l2)
   assert np.all(refined.distances <= first.distances)
   assert np.all(refined.queries == first.queries + 10)
 
 
-def test_salt_and_pepper_is_verified_and_smaller_with_repetitions(cnn, batch):
+def test_salt_and_pepper_is_verified_and_smaller_with_repetitions(reference_cnn, batch):
   images, labels = batch
   l0 = lambda a, b: np.count_nonzero((a != b).reshape(len(a), -1), axis=1)
-  once = noise.SaltAndPepperNoiseAttack(repetitions=1, seed=0)(cnn, images, labels)
-  _check_verified(cnn, once, images, labels, l0)
+  once = noise.SaltAndPepperNoiseAttack(repetitions=1, seed=0)(reference_cnn, images, labels)
+  _check_verified(reference_cnn, once, images, labels, l0)
   # Later repetitions only ever replace the best by a smaller adversarial.
-  more = noise.SaltAndPepperNoiseAttack(repetitions=4, seed=0)(cnn, images, labels)
-  _check_verified(cnn, more, images, labels, l0)
+  more = noise.SaltAndPepperNoiseAttack(repetitions=4, seed=0)(reference_cnn, images, labels)
+  _check_verified(reference_cnn, more, images, labels, l0)
   assert np.all(more.distances <= once.distances)
   # Each sample asks at most epsilons * repetitions (+ the base's two checks).
   assert np.all(more.queries <= 4 * 100 + 2)
@@ -70,20 +64,20 @@ def test_rejects_bad_settings():
     noise.SaltAndPepperNoiseAttack(repetitions=1.5)
 
 
-def test_salt_and_pepper_lower_fraction_saves_queries(cnn, batch):
+def test_salt_and_pepper_lower_fraction_saves_queries(reference_cnn, batch):
   images, labels = batch
   from_zero = noise.SaltAndPepperNoiseAttack(epsilons=20, repetitions=10, seed=1)(
-      cnn, images, labels)
+      reference_cnn, images, labels)
   from_half = noise.SaltAndPepperNoiseAttack(epsilons=20, repetitions=10, lower_fraction=0.5,
-                                             seed=1)(cnn, images, labels)
+                                             seed=1)(reference_cnn, images, labels)
   assert from_half.success.all()
   assert from_half.queries.sum() < from_zero.queries.sum()
   with pytest.raises(ValueError):
     noise.SaltAndPepperNoiseAttack(lower_fraction=1.0)
 
 
-def test_query_budget(cnn, batch):
+def test_query_budget(reference_cnn, batch):
   images, labels = batch
   result = noise.GaussianNoiseAttack(max_queries=30, epsilons_per_call=7, refine_steps=5)(
-      cnn, images, labels)
+      reference_cnn, images, labels)
   assert np.all(result.queries <= 30 + 2)

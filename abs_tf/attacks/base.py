@@ -81,7 +81,7 @@ def compiled(model: classifier.Classifier, method: str = "logits_graph"):
   """
   functions = _COMPILED.setdefault(model, {})
   if method not in functions:
-    if method == "logits_graph" and hasattr(model, "infer_graph"):
+    if method == "logits_graph" and classifier.has_latent_inference(model):
       # ABS: the logits come out of the compiled inference, so one trace serves both.
       infer = compiled(model, "infer_graph")
       functions[method] = lambda images: infer(images)["logits"]
@@ -113,15 +113,23 @@ class CountingModel:
       sample_indices: int [N], which attacked sample each image belongs to (for counting);
         by default image i belongs to sample i.
     """
+    out = self._counted(self._forward, images, sample_indices)
+    return (np.concatenate([part.numpy() for part in out]) if out
+            else np.zeros((0, classifier.NUM_CLASSES), np.float32))
+
+  def _counted(self, function, images, sample_indices) -> list:
+    """`function` on images [N, 28, 28, 1] (clipped to [0, 1]) in batches of at most
+    `max_batch`, one query per image counted for `sample_indices` (default: image i is
+    sample i) and the time added to `seconds`; returns the batches' outputs."""
     images = np.clip(np.asarray(images, np.float32), 0.0, 1.0)
     if sample_indices is None:
       sample_indices = np.arange(len(images))
     np.add.at(self.queries, np.asarray(sample_indices), 1)
     start = time.perf_counter()
-    out = [self._forward(tf.constant(images[i:i + self.max_batch])).numpy()
+    out = [function(tf.constant(images[i:i + self.max_batch]))
            for i in range(0, len(images), self.max_batch)]
     self.seconds += time.perf_counter() - start
-    return np.concatenate(out) if out else np.zeros((0, classifier.NUM_CLASSES), np.float32)
+    return out
 
   def is_adversarial(self, images, labels, sample_indices=None) -> np.ndarray:
     """bool [N]: the model's decision differs from `labels` [N]."""
@@ -153,18 +161,10 @@ class CountingModel:
     Raises:
       TypeError: the model has no latent inference (not an ABS model).
     """
-    if not hasattr(self.model, "infer_graph"):
+    if not classifier.has_latent_inference(self.model):
       raise TypeError(f"{type(self.model).__name__} has no `infer_graph`; only ABS models "
                       "expose their latent inference.")
-    images = np.clip(np.asarray(images, np.float32), 0.0, 1.0)
-    if sample_indices is None:
-      sample_indices = np.arange(len(images))
-    np.add.at(self.queries, np.asarray(sample_indices), 1)
-    start = time.perf_counter()
-    infer = compiled(self.model, "infer_graph")
-    parts = [infer(tf.constant(images[i:i + self.max_batch]))
-             for i in range(0, len(images), self.max_batch)]
-    self.seconds += time.perf_counter() - start
+    parts = self._counted(compiled(self.model, "infer_graph"), images, sample_indices)
     return {key: np.concatenate([part[key].numpy() for part in parts])
             for key in ("losses", "latents", "reconstructions", "logits")}
 

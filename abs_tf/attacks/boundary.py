@@ -44,7 +44,7 @@ import numpy as np
 
 from abs_tf.attacks import base
 from abs_tf.attacks import bisection
-from abs_tf.attacks import register
+from abs_tf.attacks import catalog
 
 _SHAPE = (28, 28, 1)
 
@@ -57,7 +57,7 @@ class _Trials:
     self.step = collections.deque(maxlen=step_window)
 
 
-@register
+@catalog.register
 class BoundaryAttack(base.MinimizationAttack):
   """The Boundary Attack with Foolbox 1.3's multi-direction steps.
 
@@ -78,6 +78,7 @@ class BoundaryAttack(base.MinimizationAttack):
   """
   name = "boundary"
   metric = base.L2
+  kind, title, place = catalog.DECISION, "Boundary Attack", 30
 
   def __init__(self, *, steps: int = 5000, max_directions: int = 25,
                directions_per_call: Optional[int] = None, max_queries: Optional[int] = None,

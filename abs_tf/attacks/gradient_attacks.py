@@ -9,7 +9,9 @@ Registered names: `fgsm`, `fgm`, `bim_linf`, `bim_l2`, `mim` (autodiff: exact gr
 straight-through estimate for binarised models); the same with `_ge` (finite differences,
 repeated with each step size of `fd_steps`, the closest adversarial per sample kept); and with
 `_envelope` (autodiff through ABS's latent optimum, the envelope-theorem gradient; the same
-computation as autodiff, named apart so the evaluation reports it in rows of its own).
+computation as autodiff, named apart so the evaluation reports it in rows of its own). Each
+variant is its family's class composed with a gradient source (`with_gradient`), not a
+subclass.
 
 Default budgets are Foolbox 1.3's, which the paper used, converted to this project's units
 (Foolbox 1.3 measures L2 epsilons as RMS values, i.e. L2 / sqrt(784) = L2 / 28):
@@ -44,6 +46,7 @@ References:
   Dong et al., arXiv:1710.06081 (MIM). Schott et al., ICLR 2019, section 4.
 """
 
+import functools
 import time
 from typing import Optional, Sequence
 
@@ -54,9 +57,9 @@ import numpy as np
 import tensorflow as tf
 
 from abs_tf.attacks import base
+from abs_tf.attacks import catalog
 from abs_tf.attacks import epsilon_search
 from abs_tf.attacks import gradients
-from abs_tf.attacks import register
 
 SQRT_PIXELS = 28.0  # Foolbox 1.3's L2 epsilon of 1 (RMS) is an L2 norm of sqrt(784).
 _IMAGES = tf.TensorSpec([None, 28, 28, 1], tf.float32)
@@ -74,23 +77,26 @@ def _amplify_gradient(images):
 class GradientAttack(base.MinimizationAttack):
   """Base of the gradient attacks: gradient sources, graph building, query counting.
 
-  Subclasses set `name`, `metric`, `norm` (np.inf or 2, CleverHans' convention) and implement
+  Subclasses set `name`, `metric`, `norm` (np.inf or 2, CleverHans' convention), `title`
+  and `place` (their Table 1 row, see `catalog`) and implement
   `search(source, model, images, labels)`.
   """
   norm: float = np.inf
-  default_gradient: str = gradients.AUTODIFF
+  kind = catalog.GRADIENT
+  requires = catalog.GRADIENTS
+  gradient_source = catalog.AUTODIFF
 
   def __init__(self, *, gradient: Optional[str] = None,
                fd_steps: Sequence[float] = gradients.DEFAULT_FD_STEPS,
                fd_max_images: int = 1000, seed: int = 0):
     """Args:
-      gradient: gradients.AUTODIFF or gradients.FINITE_DIFFERENCES; the name's default.
+      gradient: gradients.AUTODIFF (default) or gradients.FINITE_DIFFERENCES.
       fd_steps: finite-difference step sizes; the attack runs once with each.
       fd_max_images: images per model call while estimating a gradient.
       seed: unused by these deterministic attacks; kept for the common interface.
     """
     super().__init__(seed=seed)
-    self.gradient = gradient or self.default_gradient
+    self.gradient = gradient or gradients.AUTODIFF
     self.sources = gradients.gradient_sources(self.gradient, tuple(fd_steps), fd_max_images)
     self._graphs = {}
 
@@ -230,34 +236,34 @@ class BasicIterativeMethod(IterativeAttack):
         clip_max=clip_max, y=labels, rand_init=False, sanity_checks=False)
 
 
-@register
 class FGSM(SingleStepAttack):
   """Fast Gradient Sign Method (L-inf), Goodfellow et al. (2014)."""
   name, metric, norm = "fgsm", base.LINF, np.inf
+  title, place = "FGSM", 40
 
 
-@register
 class FGM(SingleStepAttack):
   """Fast Gradient Method (L2): the step along the L2-normalised gradient."""
   name, metric, norm = "fgm", base.L2, 2
+  title, place = "FGM", 40
 
 
-@register
 class BIMLinf(BasicIterativeMethod):
   """L-inf Basic Iterative Method, Kurakin et al. (2016)."""
   name, metric, norm = "bim_linf", base.LINF, np.inf
+  title, place = "BIM", 50
 
 
-@register
 class BIML2(BasicIterativeMethod):
   """L2 Basic Iterative Method."""
   name, metric, norm = "bim_l2", base.L2, 2
+  title, place = "L2 BIM", 50
 
 
-@register
 class MIM(IterativeAttack):
   """Momentum Iterative Method (L-inf), Dong et al. (2017)."""
   name, metric, norm = "mim", base.LINF, np.inf
+  title, place = "MIM", 60
 
   def __init__(self, *, relative_step: float = 0.2, decay_factor: float = 1.0, **kwargs):
     """Args: relative_step: Foolbox 1.3's 0.06 / 0.3. decay_factor: momentum decay.
@@ -277,18 +283,36 @@ def _non_negative(name, value):
   return int(value)
 
 
-def _variant(attack, suffix, gradient, doc):
-  """Registers `attack` under `<name><suffix>` with another default gradient source."""
-  cls = type(f"{attack.__name__}{suffix.title().replace('_', '')}", (attack,),
-             {"name": attack.name + suffix, "default_gradient": gradient,
-              "__doc__": f"`{attack.name}` {doc}",
-              "__module__": __name__})
-  globals()[cls.__name__] = register(cls)
-  return cls
+def with_gradient(family, source: str) -> catalog.AttackEntry:
+  """The catalogue entry of gradient attack class `family` run with another gradient source.
+
+  Args:
+    family: a `GradientAttack` subclass (its entry is that of the real gradients).
+    source: catalog.FINITE_DIFFERENCES (`<name>_ge`, the paper's "w/ GE": estimated from the
+      outputs, so it applies to any model) or catalog.ENVELOPE (`<name>_envelope`: autodiff
+      through ABS's latent optimum, rows beyond the paper's).
+
+  The variant shares its family's budget (the `_ge` ones extended by the profile's
+  `ge_settings`) and follows it in Table 1.
+  """
+  if source == catalog.FINITE_DIFFERENCES:
+    return catalog.entry_of(
+        family, name=family.name + "_ge", title=family.title + " w/ GE",
+        factory=functools.partial(family, gradient=gradients.FINITE_DIFFERENCES),
+        requires=catalog.OUTPUTS, gradient=source, place=family.place + 0.1,
+        budget_of=family.name)
+  if source == catalog.ENVELOPE:
+    return catalog.entry_of(
+        family, name=family.name + "_envelope", title=family.title + " w/ envelope",
+        factory=functools.partial(family, gradient=gradients.AUTODIFF),
+        requires=catalog.LATENT_INFERENCE, gradient=source, place=family.place + 0.2,
+        budget_of=family.name, paper_row=False)
+  raise ValueError(f"source must be {catalog.FINITE_DIFFERENCES!r} or {catalog.ENVELOPE!r}, "
+                   f"got {source!r}.")
 
 
-for _attack in (FGSM, FGM, BIMLinf, BIML2, MIM):
-  _variant(_attack, "_ge", gradients.FINITE_DIFFERENCES,
-           "with finite-difference gradient estimates (the paper's 'w/ GE').")
-  _variant(_attack, "_envelope", gradients.AUTODIFF,
-           "with ABS's envelope-theorem gradient at the latent optimum (autodiff).")
+FAMILIES = (FGSM, FGM, BIMLinf, BIML2, MIM)
+for _family in FAMILIES:
+  catalog.register(_family)
+  catalog.register_entry(with_gradient(_family, catalog.FINITE_DIFFERENCES))
+  catalog.register_entry(with_gradient(_family, catalog.ENVELOPE))

@@ -31,7 +31,8 @@ from typing import Callable, Sequence, Tuple
 
 import tensorflow as tf
 
-NUM_PIXELS = 784
+from abs_tf.models import classifier
+
 AUTODIFF = "autodiff"
 FINITE_DIFFERENCES = "finite_differences"
 GRADIENTS = (AUTODIFF, FINITE_DIFFERENCES)
@@ -130,16 +131,17 @@ def finite_difference_vjp(logits_fn: LogitsFn, images, upstream, step: float,
   Returns:
     float32 [B, 28, 28, 1], sum_k upstream[b, k] * d logits[b, k] / d images[b].
   """
+  pixels = classifier.NUM_PIXELS
   batch = tf.shape(images)[0]
-  flat = tf.reshape(images, [batch, NUM_PIXELS])
+  flat = tf.reshape(images, [batch, pixels])
   pixels_per_call = tf.maximum(1, max_images // (2 * batch))
-  num_calls = (NUM_PIXELS + pixels_per_call - 1) // pixels_per_call
+  num_calls = (pixels + pixels_per_call - 1) // pixels_per_call
 
   def body(i, pieces):
     start = i * pixels_per_call
-    indices = tf.range(start, tf.minimum(start + pixels_per_call, NUM_PIXELS))
+    indices = tf.range(start, tf.minimum(start + pixels_per_call, pixels))
     num = tf.size(indices)
-    basis = tf.one_hot(indices, NUM_PIXELS, dtype=images.dtype)            # [P, 784]
+    basis = tf.one_hot(indices, pixels, dtype=images.dtype)                # [P, 784]
     plus = tf.clip_by_value(flat[:, None, :] + step * basis[None], 0.0, 1.0)  # [B, P, 784]
     minus = tf.clip_by_value(flat[:, None, :] - step * basis[None], 0.0, 1.0)
     taken = tf.reduce_sum((plus - minus) * basis[None], axis=-1)           # [B, P]

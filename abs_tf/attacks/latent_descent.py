@@ -22,10 +22,11 @@ import numpy as np
 
 from abs_tf.attacks import base
 from abs_tf.attacks import bisection
-from abs_tf.attacks import register
+from abs_tf.attacks import catalog
+from abs_tf.models import classifier
 
 
-@register
+@catalog.register
 class LatentDescentAttack(base.MinimizationAttack):
   """Latent Descent.
 
@@ -37,6 +38,8 @@ class LatentDescentAttack(base.MinimizationAttack):
   """
   name = "latent_descent"
   metric = base.L2
+  kind, title, place = catalog.MODEL_SPECIFIC, "Latent Descent", 70
+  requires = catalog.LATENT_INFERENCE
 
   def __init__(self, *, epsilon: float = 0.01, max_steps: int = 500, search_steps: int = 12,
                seed: int = 0):
@@ -57,7 +60,7 @@ class LatentDescentAttack(base.MinimizationAttack):
     Raises:
       TypeError: the model has no latent inference (`infer_graph`).
     """
-    if not hasattr(model, "infer_graph"):
+    if not classifier.has_latent_inference(model):
       raise TypeError(
           f"latent_descent attacks ABS models only (it needs their latent inference, "
           f"`infer_graph`); got {type(model).__name__}. Load ABS or Binary ABS in memory "

@@ -26,9 +26,9 @@ import numpy as np
 
 from abs_tf.attacks import base
 from abs_tf.attacks import bisection
-from abs_tf.attacks import register
+from abs_tf.attacks import catalog
+from abs_tf.models import classifier
 
-_NUM_PIXELS = 784
 _UNLIMITED = np.iinfo(np.int64).max // 2
 
 
@@ -51,7 +51,8 @@ def salt_and_pepper(x, probabilities, rngs) -> np.ndarray:
   Returns:
     float64 [a, m, 784] noisy images.
   """
-  u = np.stack([g.uniform(size=(probabilities.shape[1], _NUM_PIXELS)) for g in rngs])
+  u = np.stack([g.uniform(size=(probabilities.shape[1], classifier.NUM_PIXELS))
+                for g in rngs])
   p = probabilities[..., None]
   salt = (u >= 1.0 - p / 2.0).astype(np.float64)
   pepper = (u < p / 2.0).astype(np.float64)
@@ -143,7 +144,7 @@ class _NoiseAttack(base.MinimizationAttack):
     return best
 
 
-@register
+@catalog.register
 class GaussianNoiseAttack(_NoiseAttack):
   """Additive Gaussian noise of growing standard deviation (L2).
 
@@ -158,6 +159,7 @@ class GaussianNoiseAttack(_NoiseAttack):
   """
   name = "gaussian_noise"
   metric = base.L2
+  kind, title, place = catalog.DECISION, "Gaussian Noise", 20
 
   def __init__(self, *, epsilons: int = 1000, repetitions: int = 1,
                epsilons_per_call: int = 50, refine_steps: int = 0,
@@ -170,7 +172,8 @@ class GaussianNoiseAttack(_NoiseAttack):
 
   def _noisy(self, x, strengths, rngs):
     std = strengths**2 / np.sqrt(3.0)
-    noise = np.stack([g.standard_normal((strengths.shape[1], _NUM_PIXELS)) for g in rngs])
+    noise = np.stack([g.standard_normal((strengths.shape[1], classifier.NUM_PIXELS))
+                      for g in rngs])
     return np.clip(x[:, None, :] + std[..., None] * noise, 0.0, 1.0)
 
   def _size(self, x, candidates):
@@ -186,7 +189,7 @@ class GaussianNoiseAttack(_NoiseAttack):
     return best
 
 
-@register
+@catalog.register
 class SaltAndPepperNoiseAttack(_NoiseAttack):
   """Salt-and-pepper noise of growing probability (L0).
 
@@ -203,6 +206,7 @@ class SaltAndPepperNoiseAttack(_NoiseAttack):
   """
   name = "salt_and_pepper"
   metric = base.L0
+  kind, title, place = catalog.DECISION, "Salt&Pepper Noise", 20
 
   def __init__(self, *, epsilons: int = 100, repetitions: int = 10,
                epsilons_per_call: int = 10, lower_fraction: float = 0.0,

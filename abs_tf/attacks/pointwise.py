@@ -36,13 +36,13 @@ import numpy as np
 from abs_tf.attacks import base
 from abs_tf.attacks import bisection
 from abs_tf.attacks import noise
-from abs_tf.attacks import register
+from abs_tf.attacks import catalog
 
 _SHAPE = (28, 28, 1)
 _UNLIMITED = np.iinfo(np.int64).max // 2
 
 
-@register
+@catalog.register
 class PointwiseAttack(base.MinimizationAttack):
   """The Pointwise Attack.
 
@@ -62,6 +62,7 @@ class PointwiseAttack(base.MinimizationAttack):
   """
   name = "pointwise"
   metric = base.L0
+  kind, title, place = catalog.DECISION, "Pointwise Attack", 80
 
   def __init__(self, *, repetitions: int = 5, max_queries: Optional[int] = None,
                init_repetitions: int = 10, init_epsilons: int = 100,

@@ -17,10 +17,11 @@ import dataclasses
 import json
 import pathlib
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from absl import logging
 
+from abs_tf import registry
 from abs_tf.evaluation import executor as executor_lib
 from abs_tf.evaluation import figures
 from abs_tf.evaluation import models as models_lib
@@ -33,7 +34,7 @@ from abs_tf.evaluation import sanity
 from abs_tf.evaluation import table as table_lib
 
 NUM_TEST_IMAGES = 10_000
-PAPER_MODELS = ("cnn", "binary_cnn", "nearest_neighbor", "madry", "binary_abs", "abs")
+PAPER_MODELS = registry.paper_models()  # the default models
 GRADIENT_CHECK_IMAGES = 4
 
 
@@ -218,9 +219,9 @@ def evaluate(config: EvaluationConfig,
 def _gradient_warnings(refs, runner, first_index, units) -> List[str]:
   """Warns about models whose gradient attacks would see all-zero input gradients."""
   warnings = []
-  gradient_attacks = set(plan.GRADIENT_FAMILIES) | set(plan.ENVELOPE)
   for ref in refs:
-    if not any(u.model.name == ref.name and u.attack in gradient_attacks for u in units):
+    if not any(u.model.name == ref.name and plan.differentiates_model(u.attack)
+               for u in units):
       continue
     stop = first_index + GRADIENT_CHECK_IMAGES
     fraction = sanity.zero_gradient_fraction(runner.cache.get(ref.name),
@@ -233,27 +234,55 @@ def _gradient_warnings(refs, runner, first_index, units) -> List[str]:
   return warnings
 
 
+@dataclasses.dataclass(frozen=True)
+class Recheck:
+  """A stored chunk attacked again: its stored rows, the new ones and their differences."""
+  model: str
+  attack: str
+  start: int
+  stop: int
+  stored: Tuple[results.Row, ...]
+  rerun: Tuple[results.Row, ...]
+  differences: Tuple[str, ...]
+
+
+def recheck_chunks(store: results.ResultStore, refs: Sequence[models_lib.ModelRef],
+                   planned: Dict[tuple, str], profile: profiles.Profile,
+                   runner: runner_lib.UnitRunner, chunks) -> List[Recheck]:
+  """Attacks stored chunks again with this code and compares the distances.
+
+  Args:
+    store: the results.
+    refs: the models' descriptions.
+    planned: (model, attack) -> budget fingerprint (`Prepared.planned`).
+    profile: the profile the rows were computed with.
+    runner: runs the units.
+    chunks: (model, attack, (start, stop)) of stored chunks.
+  """
+  by_name = {ref.name: ref for ref in refs}
+  found = []
+  for model, attack, (start, stop) in chunks:
+    description = plan.budget_description(by_name[model], attack, profile)
+    unit = plan.WorkUnit(by_name[model], attack, start, stop,
+                         json.dumps(description["budget"], sort_keys=True), profile.seed,
+                         profile.name, planned[(model, attack)])
+    again = runner.run(unit)
+    stored = tuple(store.rows[key] for key in ((model, attack, i) for i in range(start, stop))
+                   if key in store.rows)
+    differences = tuple(sanity.compare_rerun(stored, again.rows))
+    logging.info("Recheck of %s / %s images %d-%d: %s", model, attack, start, stop - 1,
+                 "reproduced" if not differences else f"{len(differences)} differences")
+    found.append(Recheck(model, attack, start, stop, stored, again.rows, differences))
+  return found
+
+
 def _recheck(store, refs, planned, profile, runner, count) -> List[str]:
   """Attacks the `count` cheapest stored chunks again and compares the distances."""
   if not count:
     return []
-  by_name = {ref.name: ref for ref in refs}
-  warnings = []
-  for model, attack, (start, stop) in sanity.cheapest_batches(
-      list(store.rows.values()), count, set(planned)):
-    ref = by_name[model]
-    description = plan.budget_description(ref, attack, profile)
-    unit = plan.WorkUnit(ref, attack, start, stop,
-                         json.dumps(description["budget"], sort_keys=True), profile.seed,
-                         profile.name, planned[(model, attack)])
-    again = runner.run(unit)
-    stored = [store.rows[key] for key in ((model, attack, i) for i in range(start, stop))
-              if key in store.rows]
-    found = sanity.compare_rerun(stored, again.rows)
-    logging.info("Recheck of %s / %s images %d-%d: %s", model, attack, start, stop - 1,
-                 "reproduced" if not found else f"{len(found)} differences")
-    warnings += found
-  return warnings
+  chunks = sanity.cheapest_batches(list(store.rows.values()), count, set(planned))
+  return [warning for found in recheck_chunks(store, refs, planned, profile, runner, chunks)
+          for warning in found.differences]
 
 
 def _render(config, store, rows, table, titles, refs, keep, runner, adversarials):

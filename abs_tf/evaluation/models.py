@@ -107,7 +107,7 @@ def describe(name: str, cache: ModelCache) -> ModelRef:
                      f"({', '.join(registry.MODELS)}) or a SavedModel directory.")
   model = cache.get(name)
   gradient = registry.AUTODIFF if is_differentiable(model) else None
-  is_abs = hasattr(model, "infer_graph")
+  is_abs = classifier.has_latent_inference(model)
   binarized = bool(getattr(getattr(model, "config", None), "binarize", False))
   if is_abs:
     gradient = registry.ENVELOPE

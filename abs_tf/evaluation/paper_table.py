@@ -2,10 +2,12 @@
 
 `PAPER_TABLE[row][model]` is (median, accuracy): the median over samples of the minimal
 adversarial distance (inf where the paper prints "∞") and the accuracy, in [0, 1], under
-perturbations bounded by the metric's threshold. Models are registry names; a missing entry
-is an empty cell (the attack was not run on that model). Rows are keyed like the evaluation's
-rows: an attack name, or "all_<metric>" for the per-sample minimum over a metric's attacks.
-`PAPER_CLEAN_ACCURACY` is the "Clean" row.
+perturbations bounded by the metric's threshold. Columns are the registry names of the
+paper's models (`registry.paper_models()`, in the paper's order; another model compares with
+the column its `ModelSpec.paper_column` names); a missing entry is an empty cell (the attack
+was not run on that model). Rows are keyed like the evaluation's rows: an attack name, or
+"all_<metric>" for the per-sample minimum over a metric's attacks. `PAPER_CLEAN_ACCURACY` is
+the "Clean" row.
 
 References:
   Schott et al., ICLR 2019, Table 1.
@@ -13,11 +15,12 @@ References:
 
 import math
 
-INF = math.inf
-MODELS = ("cnn", "binary_cnn", "nearest_neighbor", "madry", "binary_abs", "abs")
+from abs_tf import registry
 
-PAPER_CLEAN_ACCURACY = {"cnn": 0.991, "binary_cnn": 0.985, "nearest_neighbor": 0.969,
-                        "madry": 0.988, "binary_abs": 0.990, "abs": 0.990}
+INF = math.inf
+MODELS = registry.paper_models()
+
+PAPER_CLEAN_ACCURACY = dict(zip(MODELS, (0.991, 0.985, 0.969, 0.988, 0.990, 0.990)))
 
 
 def _row(*cells):

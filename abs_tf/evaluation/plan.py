@@ -1,6 +1,7 @@
 """What to run: the attacks that apply to each model, cut into picklable work units.
 
-Which attacks apply follows the paper's Table 1 (section 5): decision-based, transfer and
+Which attacks apply follows the paper's Table 1 (section 5), from what each attack declares it
+requires of a model (`abs_tf.attacks.catalog`): decision-based, transfer and
 estimated-gradient (`_ge`) attacks run on every model; the gradient attacks with real
 gradients only on models that have them (autodiff, or the straight-through estimate of the
 binarised models); on ABS models Latent Descent and, as extra rows, the gradient attacks with
@@ -24,24 +25,9 @@ import numpy as np
 
 from abs_tf import registry
 from abs_tf.attacks import ATTACKS
-from abs_tf.attacks import transfer
+from abs_tf.attacks import catalog
 from abs_tf.evaluation import models as models_lib
 from abs_tf.evaluation import profiles
-
-GRADIENT_FAMILIES = profiles.GRADIENT_FAMILIES
-OUTPUT_ONLY = ("transfer_l2", "transfer_linf", "gaussian_noise", "boundary",
-               "salt_and_pepper", "pointwise")
-ESTIMATED = tuple(f"{family}_ge" for family in GRADIENT_FAMILIES)
-ENVELOPE = tuple(f"{family}_envelope" for family in GRADIENT_FAMILIES)
-ABS_ONLY = ENVELOPE + ("latent_descent",)
-
-# Table 1's row order (attacks of one metric together), extra rows after their family.
-ATTACK_ORDER = (
-    "transfer_l2", "gaussian_noise", "boundary", "fgm", "fgm_ge", "fgm_envelope",
-    "bim_l2", "bim_l2_ge", "bim_l2_envelope", "latent_descent",
-    "transfer_linf", "fgsm", "fgsm_ge", "fgsm_envelope", "bim_linf", "bim_linf_ge",
-    "bim_linf_envelope", "mim", "mim_ge", "mim_envelope",
-    "salt_and_pepper", "pointwise")
 
 Key = Tuple[str, str, int]  # (model, attack, test_index)
 
@@ -50,14 +36,27 @@ def metric_of(attack: str) -> str:
   return ATTACKS[attack].metric
 
 
-def applicable_attacks(model: models_lib.ModelRef) -> List[str]:
-  """The attacks of Table 1 that apply to `model`, in ATTACK_ORDER."""
-  names = set(OUTPUT_ONLY) | set(ESTIMATED)
+def offers(model: models_lib.ModelRef) -> Set[str]:
+  """What `model` offers attacks (catalog.REQUIREMENTS): its outputs always; real gradients
+  if it has autodiff or straight-through ones; the latent inference if it is ABS."""
+  offered = {catalog.OUTPUTS}
   if model.gradient in (registry.AUTODIFF, registry.STRAIGHT_THROUGH):
-    names |= set(GRADIENT_FAMILIES)
+    offered.add(catalog.GRADIENTS)
   if model.is_abs:
-    names |= set(ABS_ONLY)
-  return [name for name in ATTACK_ORDER if name in names]
+    offered.add(catalog.LATENT_INFERENCE)
+  return offered
+
+
+def applicable_attacks(model: models_lib.ModelRef) -> List[str]:
+  """The registered attacks whose requirement `model` offers, in Table 1's order."""
+  offered = offers(model)
+  return catalog.table_order(name for name, entry in ATTACKS.items()
+                             if entry.requires in offered)
+
+
+def differentiates_model(attack: str) -> bool:
+  """Whether `attack` uses the model's own gradient (autodiff or ABS's envelope gradient)."""
+  return ATTACKS[attack].gradient in (catalog.AUTODIFF, catalog.ENVELOPE)
 
 
 def select_attacks(models: Sequence[models_lib.ModelRef],
@@ -131,8 +130,8 @@ def budget_description(model: models_lib.ModelRef, attack: str,
   budget = profile.budget(attack, model.is_abs)
   description = {"model": model.name, "model_fingerprint": model.fingerprint, "attack": attack,
                  "budget": budget, "seed": profile.seed}
-  if issubclass(ATTACKS[attack], transfer.TransferAttack):
-    substitute = ATTACKS[attack].substitute_of(budget)
+  substitute = ATTACKS[attack].substitute_of(budget)
+  if substitute is not None:
     description.update(substitute=substitute,
                        substitute_fingerprint=models_lib.fingerprint(substitute))
   return description

@@ -2,10 +2,11 @@
 
 A budget is the keyword arguments of the attack's `__init__` (JSON values only, so that it
 can be fingerprinted, stored beside the results and sent to other processes); `{}` means the
-attack's defaults, which are Foolbox 1.3's, the settings the paper used. The `_ge` (estimated
-gradients) and `_envelope` (ABS) variants of a gradient attack share its family's budget,
-the `_ge` ones extended by `GE_SETTINGS`. Transfer attacks take `substitute_budgets`: the
-budgets of the attacks run on the substitute model, by attack name.
+attack's defaults, which are Foolbox 1.3's, the settings the paper used. Budgets are keyed by
+the attacks' stable names; an attack whose catalogue entry says it shares another's budget
+(`budget_of`: the `_ge` and `_envelope` variants of a gradient attack, its family's) gets that
+one, the finite-difference ones extended by the profile's `ge_settings`. Transfer attacks take
+`substitute_budgets`: the budgets of the attacks run on the substitute model, by attack name.
 
 - `smoke`: 3 images, tiny budgets: checks that everything runs (tests, minutes).
 - `standard`: the first 100 test images, budgets cut so the table fits in hours on 2 cores.
@@ -20,10 +21,11 @@ import dataclasses
 import json
 from typing import Mapping, Optional
 
+from abs_tf.attacks import ATTACKS
+from abs_tf.attacks import catalog
+from abs_tf.attacks import gradient_attacks
+from abs_tf.attacks import transfer
 from abs_tf.export import fingerprint as fingerprint_lib
-
-GRADIENT_FAMILIES = ("fgsm", "fgm", "bim_linf", "bim_l2", "mim")
-VARIANT_SUFFIXES = ("_ge", "_envelope")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,12 +69,10 @@ class Profile:
 
   def budget(self, attack: str, is_abs: bool = False) -> dict:
     """The keyword arguments of `attack` under this profile (a fresh, JSON-able dict)."""
-    family = attack
-    for suffix in VARIANT_SUFFIXES:
-      if attack.endswith(suffix) and attack[:-len(suffix)] in GRADIENT_FAMILIES:
-        family = attack[:-len(suffix)]
+    entry = ATTACKS.get(attack)
+    family = entry.budget_name if entry else attack
     settings = dict(self.budgets.get(attack, self.budgets.get(family, {})))
-    if attack.endswith("_ge") and family != attack:
+    if entry is not None and entry.gradient == catalog.FINITE_DIFFERENCES:
       settings.update(self.ge_settings)
     if is_abs:
       overrides = self.abs_overrides.budgets
@@ -98,14 +98,21 @@ def fingerprint(description: Mapping) -> str:
   return fingerprint_lib.digest(description)
 
 
+def _by_steps(attacks, single: dict, iterative: dict) -> dict:
+  """Budgets of gradient attack classes by stable name: single-step (FGSM, FGM) ones get
+  `single`, iterative (BIM, MIM) ones `iterative`."""
+  return {cls.name: single if issubclass(cls, gradient_attacks.SingleStepAttack) else iterative
+          for cls in attacks}
+
+
 def _substitute(single: dict, iterative: dict) -> dict:
   """Budgets of the attacks a transfer attack runs on its substitute."""
-  return {"fgsm": single, "fgm": single, "bim_linf": iterative, "bim_l2": iterative}
+  return _by_steps(transfer.SUBSTITUTE_ATTACKS, single, iterative)
 
 
 def _gradient(single: dict, iterative: dict) -> dict:
-  """Budgets of the gradient families: single-step (FGSM, FGM) and iterative (BIM, MIM)."""
-  return dict(_substitute(single, iterative), mim=iterative)
+  """Budgets of the gradient families (their variants share them)."""
+  return _by_steps(gradient_attacks.FAMILIES, single, iterative)
 
 
 _SMOKE_SINGLE = {"num_epsilons": 10, "bisection_steps": 2}

@@ -18,7 +18,7 @@ import numpy as np
 
 from abs_tf.attacks import ATTACKS
 from abs_tf.attacks import base
-from abs_tf.attacks import transfer
+from abs_tf.attacks import catalog
 from abs_tf.data import mnist
 from abs_tf.evaluation import models as models_lib
 from abs_tf.evaluation import plan
@@ -62,14 +62,10 @@ class UnitRunner:
     key = (name, budget_json, seed)
     if key not in self._attacks:
       budget = json.loads(budget_json)
-      if issubclass(ATTACKS[name], transfer.TransferAttack):
-        substitute_budgets = budget.pop("substitute_budgets", None)
-        budget["substitute"] = self.cache.get(ATTACKS[name].substitute_of(budget))
-        if substitute_budgets is not None:
-          budget["substitute_attacks"] = [
-              ATTACKS[sub](**substitute_budgets.get(sub, {}), seed=seed)
-              for sub in (cls.name for cls in transfer.SUBSTITUTE_ATTACKS)]
-      self._attacks[key] = ATTACKS[name](**budget, seed=seed)
+      entry = ATTACKS[name]
+      if entry.kind == catalog.TRANSFER:
+        budget["load_model"] = self.cache.get  # the substitute, loaded once per process
+      self._attacks[key] = entry(**budget, seed=seed)
     return self._attacks[key]
 
   def run(self, unit: plan.WorkUnit) -> UnitResult:

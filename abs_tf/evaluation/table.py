@@ -23,24 +23,24 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 import numpy as np
 
 from abs_tf import registry
+from abs_tf.attacks import ATTACKS
+from abs_tf.attacks import catalog
 from abs_tf.evaluation import paper_table
 from abs_tf.evaluation import plan
 
 METRICS = ("l2", "linf", "l0")
 THRESHOLDS = {"l2": 1.5, "linf": 0.3, "l0": 12.0}
 METRIC_TITLES = {"l2": "L2", "linf": "L∞", "l0": "L0"}
-TITLES = {
-    "transfer_l2": "Transfer Attacks", "gaussian_noise": "Gaussian Noise",
-    "boundary": "Boundary Attack", "fgm": "FGM", "fgm_ge": "FGM w/ GE",
-    "fgm_envelope": "FGM w/ envelope", "bim_l2": "L2 BIM", "bim_l2_ge": "L2 BIM w/ GE",
-    "bim_l2_envelope": "L2 BIM w/ envelope", "latent_descent": "Latent Descent",
-    "transfer_linf": "Transfer Attacks", "fgsm": "FGSM", "fgsm_ge": "FGSM w/ GE",
-    "fgsm_envelope": "FGSM w/ envelope", "bim_linf": "BIM", "bim_linf_ge": "BIM w/ GE",
-    "bim_linf_envelope": "BIM w/ envelope", "mim": "MIM", "mim_ge": "MIM w/ GE",
-    "mim_envelope": "MIM w/ envelope", "salt_and_pepper": "Salt&Pepper Noise",
-    "pointwise": "Pointwise Attack",
-    "all_l2": "All L2 Attacks", "all_linf": "All L∞ Attacks", "all_l0": "All L0 Attacks",
-}
+ALL_TITLES = {"all_l2": "All L2 Attacks", "all_linf": "All L∞ Attacks",
+              "all_l0": "All L0 Attacks"}
+
+
+def title(row_key: str) -> str:
+  """A row's title: the attack's declared one (`catalog.AttackEntry.title`), the "all"
+  rows', or the key itself for an attack not registered in this process."""
+  if row_key in ATTACKS:
+    return ATTACKS[row_key].title
+  return ALL_TITLES.get(row_key, row_key)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,8 +127,8 @@ def build(rows: Sequence, titles: Optional[Mapping[str, str]] = None) -> Table:
   clean = {m: Cell(math.nan, float(np.mean(list(v.values()))), len(v))
            for m, v in correct.items()}
   by_attack = distances_by_attack(rows)
-  order = [a for a in plan.ATTACK_ORDER] + sorted(
-      {row.attack for row in rows} - set(plan.ATTACK_ORDER))
+  stored = {row.attack for row in rows}
+  order = catalog.table_order(stored & set(ATTACKS)) + sorted(stored - set(ATTACKS))
   table_rows, cells = [], {}
   for metric in METRICS:
     for attack in order:
@@ -158,7 +158,7 @@ def format_cell(median: float, accuracy: float, metric: str) -> str:
 
 
 def _paper(row_key: str, model: str, metric: str) -> str:
-  entry = paper_table.PAPER_TABLE.get(row_key, {}).get(model)
+  entry = paper_table.PAPER_TABLE.get(row_key, {}).get(registry.paper_column(model))
   return format_cell(entry[0], entry[1], metric) if entry else ""
 
 
@@ -182,14 +182,13 @@ def to_markdown(table: Table) -> str:
       found = table.cells.get((row_key, model))
       ours = format_cell(found.median, found.accuracy, metric) if found else ""
       cells.append(_with_paper(ours, _paper(row_key, model, metric)))
-    title = TITLES.get(row_key, row_key)
-    line(f"**{title}**" if row_key.startswith("all_") else title, cells)
+    line(f"**{title(row_key)}**" if row_key.startswith("all_") else title(row_key), cells)
   return ("Cells: median adversarial distance / accuracy at the threshold; the paper's "
           "Table 1 in parentheses.\n\n" + "\n".join(lines) + "\n")
 
 
 def _paper_clean(model: str) -> str:
-  value = paper_table.PAPER_CLEAN_ACCURACY.get(model)
+  value = paper_table.PAPER_CLEAN_ACCURACY.get(registry.paper_column(model))
   return f"{value:.1%}" if value is not None else ""
 
 
@@ -209,7 +208,7 @@ def to_csv(table: Table) -> str:
   writer = csv.writer(out, lineterminator="\n")
   writer.writerow(CSV_FIELDS)
   for model in table.models:
-    paper = paper_table.PAPER_CLEAN_ACCURACY.get(model)
+    paper = paper_table.PAPER_CLEAN_ACCURACY.get(registry.paper_column(model))
     writer.writerow(["clean", "Clean", "", model, "", table.clean[model].accuracy,
                      table.clean[model].count, "", "" if paper is None else paper])
   for row_key, metric in table.rows:
@@ -217,8 +216,8 @@ def to_csv(table: Table) -> str:
       found = table.cells.get((row_key, model))
       if found is None:
         continue
-      paper = paper_table.PAPER_TABLE.get(row_key, {}).get(model)
-      writer.writerow([row_key, TITLES.get(row_key, row_key), metric, model, found.median,
+      paper = paper_table.PAPER_TABLE.get(row_key, {}).get(registry.paper_column(model))
+      writer.writerow([row_key, title(row_key), metric, model, found.median,
                        found.accuracy, found.count,
                        "" if paper is None else paper[0], "" if paper is None else paper[1]])
   return out.getvalue()

@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 IMAGE_SHAPE = (28, 28, 1)
+NUM_PIXELS = 28 * 28 * 1  # the one definition; other modules read it from here
 NUM_CLASSES = 10
 
 
@@ -83,6 +84,13 @@ def assert_valid_images_graph(images):
     ]
   with tf.control_dependencies(value_checks):
     return tf.ensure_shape(tf.identity(images), [None] + list(IMAGE_SHAPE))
+
+
+def has_latent_inference(model) -> bool:
+  """Whether `model` exposes ABS's latent inference (`infer_graph`: per class the optimal
+  latent, its loss and reconstruction): the one test, for a loaded model, of what Latent
+  Descent and the envelope gradient need (`ModelSpec.is_abs` declares it for the zoo)."""
+  return hasattr(model, "infer_graph")
 
 
 def unless_empty(images, compute, empty_outputs):

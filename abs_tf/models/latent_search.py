@@ -14,7 +14,7 @@ and the class's bound is l_c(x) = -min_z L_c(x, z). The minimum is searched in t
    projecting z into the ball of radius `clip_radius` after each step.
 
 The search returns the last z, as the authors' code does (it reproduces their logits, see
-tests/reference_test.py), unless that is worse than the starting prototype: then the start,
+tests/test_reference.py), unless that is worse than the starting prototype: then the start,
 so the search never ends worse than it began.
 
 References:
@@ -27,7 +27,9 @@ from typing import Protocol
 import numpy as np
 import tensorflow as tf
 
-NUM_PIXELS = 784
+from abs_tf.models import classifier
+
+NUM_PIXELS = classifier.NUM_PIXELS  # as latent_search.NUM_PIXELS for abs_model
 
 
 @dataclasses.dataclass(frozen=True)

@@ -29,7 +29,6 @@ from abs_tf.data import mnist
 from abs_tf.models import cache
 from abs_tf.models import classifier
 
-NUM_PIXELS = 28 * 28
 NUM_TRAIN_IMAGES = 60_000
 _IMAGES_FILE, _LABELS_FILE = "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"
 # IDX headers: magic number and one 32-bit big-endian size per dimension.
@@ -100,7 +99,7 @@ class NearestNeighbor(classifier.Classifier):
     self.labels_asset = tf.saved_model.Asset(str(labels_path))
     num = config.max_train_images or NUM_TRAIN_IMAGES
     # Rows: the image's 784 pixels, its squared norm, its label.
-    self._rows = cache.ComputedOnce(min(num, NUM_TRAIN_IMAGES), NUM_PIXELS + 2,
+    self._rows = cache.ComputedOnce(min(num, NUM_TRAIN_IMAGES), classifier.NUM_PIXELS + 2,
                                     name="training_set")
 
   @classmethod
@@ -119,7 +118,7 @@ class NearestNeighbor(classifier.Classifier):
 
   def _decode(self):
     images = tf.reshape(decode_idx(self.images_asset.asset_path, _IMAGES_MAGIC,
-                                   _IMAGES_HEADER), [-1, NUM_PIXELS])
+                                   _IMAGES_HEADER), [-1, classifier.NUM_PIXELS])
     labels = decode_idx(self.labels_asset.asset_path, _LABELS_MAGIC, _LABELS_HEADER)
     if self.config.max_train_images is not None:
       images = images[:self.config.max_train_images]
@@ -138,15 +137,15 @@ class NearestNeighbor(classifier.Classifier):
                         tf.cast(labels, tf.float32)[:, None]], axis=1)
 
     rows = self._rows.get(decode_rows)
-    return (rows[:, :NUM_PIXELS], rows[:, NUM_PIXELS],
-            tf.cast(rows[:, NUM_PIXELS + 1], tf.int32))
+    return (rows[:, :classifier.NUM_PIXELS], rows[:, classifier.NUM_PIXELS],
+            tf.cast(rows[:, classifier.NUM_PIXELS + 1], tf.int32))
 
   @tf.function(reduce_retracing=True)
   def logits_graph(self, images):
     """Args: images float32 [B, 28, 28, 1] in [0, 1]. Returns: float32 [B, 10], minus the
     L2 distance to each class's nearest training image."""
     train, train_sq, labels = self.training_set()
-    x = tf.reshape(images, [-1, NUM_PIXELS])
+    x = tf.reshape(images, [-1, classifier.NUM_PIXELS])
     sq = (tf.reduce_sum(tf.square(x), axis=1, keepdims=True)
           - 2.0 * tf.matmul(x, train, transpose_b=True) + train_sq[None, :])
     distances = tf.sqrt(tf.maximum(sq, _MIN_SQUARED_DISTANCE))           # [B, N]

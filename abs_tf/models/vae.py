@@ -28,11 +28,13 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from abs_tf.models import classifier
+
 tfd = tfp.distributions
 
 LATENT_SIZE = 8
 IMAGE_SHAPE = (28, 28, 1)
-NUM_PIXELS = 784
+NUM_PIXELS = classifier.NUM_PIXELS  # as vae.NUM_PIXELS for the class decoders
 # Default decoder variance: with 1/2, -log p(x|z) = ||x - mean||^2 + const.
 DECODER_VARIANCE = 0.5
 # PyTorch BatchNorm defaults (eps 1e-5, momentum 0.1 == Keras momentum 0.9).

@@ -11,7 +11,8 @@ the Pointwise attack fails ("'list' object has no attribute 'dtype'", in eagerpy
 `compare_boundary` and `compare_pointwise` run both sides on the same images with the same
 query budget: Foolbox's first, then this project's with what Foolbox spent.
 
-Used by tests/test_compare_foolbox_decision.py and scripts/compare_foolbox_decision.py.
+Used by tests/test_compare_foolbox_decision.py and scripts/compare_foolbox.py
+(`--decision_attacks`).
 
 References:
   Rauber, Zimmermann, Bethge & Brendel, Foolbox Native, JOSS 5(53) 2607 (2020).

@@ -11,6 +11,14 @@ With one step of size 1.25 eps and a random start this is the "FGSM with random 
 fast adversarial training (Wong et al., 2020); with 40 steps of 0.01 at eps 0.3 it is the
 attack of Madry et al. (2018).
 
+Why not the attacks' BIM (`abs_tf.attacks.gradient_attacks`, CleverHans' PGD): that one
+searches the smallest epsilon per sample (rescaled inputs, amplified gradients, no random
+start), while training needs a fixed-epsilon attack inside its own tf.function whose random
+start is drawn from a stateless seed per batch. The shipped Madry et al. model
+(saved_models/madry/README.md) was trained with this function; CleverHans draws its random
+start from TensorFlow's global generator, so training through it would not reproduce that
+model. Both stay, each with one job.
+
 References:
   Madry et al., Towards deep learning models resistant to adversarial attacks, ICLR 2018.
   Wong, Rice, Kolter, Fast is better than free: revisiting adversarial training, ICLR 2020.

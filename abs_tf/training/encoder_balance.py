@@ -17,6 +17,7 @@ References:
 import numpy as np
 import tensorflow as tf
 
+from abs_tf.models import classifier
 from abs_tf.models import vae as vae_lib
 
 
@@ -38,6 +39,6 @@ def balance(vae: vae_lib.VAE, images: np.ndarray) -> np.ndarray:
   for i in range(size):
     tangent = tf.one_hot(tf.fill([tf.shape(mean)[0]], i), size)
     with tf.autodiff.ForwardAccumulator(mean, tangent) as accumulator:
-      decoded = tf.reshape(vae.decoder.mean(mean), [-1, vae_lib.NUM_PIXELS])
+      decoded = tf.reshape(vae.decoder.mean(mean), [-1, classifier.NUM_PIXELS])
     squared_norms.append(tf.reduce_sum(tf.square(accumulator.jvp(decoded)), axis=-1))
   return (variance * (2.0 * tf.stack(squared_norms, axis=-1) + 1.0)).numpy()

@@ -1,0 +1,144 @@
+"""The catalogue of attacks: each stable name (the evaluation's --attacks flag) -> its entry.
+
+An attack declares, next to its code, what the evaluation needs to know about it: its metric,
+its kind, what it requires of a model, its title and place in Table 1, and whether it is one
+of the paper's rows. `register` reads those declarations from an attack class's attributes;
+`register_entry` adds an `AttackEntry` made by composition (e.g. an attack class with another
+gradient source, `gradient_attacks`). The evaluation (plan, profiles, table) reads the
+entries and keeps no list of attack names of its own.
+
+This module imports no attack: the attack modules import it, and the package
+(`abs_tf.attacks`) imports them all, so `abs_tf.attacks.ATTACKS` is complete.
+
+References:
+  Schott et al., ICLR 2019, section 4 (the attacks) and Table 1 (their rows).
+  Rauber et al., Foolbox 3 (2020): an attack's class says everything about it.
+"""
+
+import dataclasses
+from typing import Callable, Dict, Optional
+
+# An attack's kind.
+DECISION = "decision"              # needs only the model's decisions (or logits)
+GRADIENT = "gradient"              # follows a gradient (see `AttackEntry.gradient`)
+TRANSFER = "transfer"              # directions from a substitute model
+MODEL_SPECIFIC = "model_specific"  # designed for one model's internals
+KINDS = (DECISION, GRADIENT, TRANSFER, MODEL_SPECIFIC)
+
+# What an attack requires of the attacked model.
+OUTPUTS = "outputs"                     # its logits only (any model, SavedModels included)
+GRADIENTS = "gradients"                 # real input gradients (autodiff or straight-through)
+LATENT_INFERENCE = "latent_inference"   # ABS internals: the per-class latent search
+REQUIREMENTS = (OUTPUTS, GRADIENTS, LATENT_INFERENCE)
+
+# Where a gradient attack's gradient comes from.
+AUTODIFF = "autodiff"                       # the model's own gradient
+FINITE_DIFFERENCES = "finite_differences"   # estimated from outputs ("w/ GE")
+ENVELOPE = "envelope"                       # ABS: at the latent optimum (envelope theorem)
+GRADIENT_SOURCES = (AUTODIFF, FINITE_DIFFERENCES, ENVELOPE)
+
+
+@dataclasses.dataclass(frozen=True)
+class AttackEntry:
+  """One attack of the catalogue.
+
+  Attributes:
+    name: stable name (results rows, --attacks, profile budgets).
+    factory: keyword arguments (a profile's budget, `seed`) -> the attack.
+    metric: "l2", "linf" or "l0".
+    kind: one of KINDS.
+    title: its row title in Table 1.
+    place: its row's place in Table 1 among the rows of its metric (smaller first).
+    requires: what it requires of a model, one of REQUIREMENTS.
+    gradient: for GRADIENT attacks, one of GRADIENT_SOURCES; otherwise None.
+    budget_of: the stable name whose profile budget it shares (a gradient variant shares its
+      family's); its own name by default.
+    paper_row: one of the paper's Table 1 rows (False: a row beyond them).
+  """
+  name: str
+  factory: Callable
+  metric: str
+  kind: str
+  title: str
+  place: float
+  requires: str = OUTPUTS
+  gradient: Optional[str] = None
+  budget_of: Optional[str] = None
+  paper_row: bool = True
+
+  def __post_init__(self):
+    if not self.name:
+      raise ValueError("An attack needs a name.")
+    if self.metric not in ("l2", "linf", "l0"):
+      raise ValueError(f"{self.name}: metric must be l2, linf or l0, got {self.metric!r}.")
+    if self.kind not in KINDS:
+      raise ValueError(f"{self.name}: kind must be one of {KINDS}, got {self.kind!r}.")
+    if self.requires not in REQUIREMENTS:
+      raise ValueError(f"{self.name}: requires must be one of {REQUIREMENTS}, got "
+                       f"{self.requires!r}.")
+    if (self.kind == GRADIENT) != (self.gradient in GRADIENT_SOURCES):
+      raise ValueError(f"{self.name}: gradient attacks (only) name a gradient source of "
+                       f"{GRADIENT_SOURCES}, got kind {self.kind!r}, gradient "
+                       f"{self.gradient!r}.")
+
+  @property
+  def budget_name(self) -> str:
+    """The stable name whose profile budget this attack takes."""
+    return self.budget_of or self.name
+
+  def __call__(self, **kwargs):
+    """The attack built with `kwargs` (its budget and seed), reporting under `name`."""
+    attack = self.factory(**kwargs)
+    attack.name = self.name
+    return attack
+
+  def substitute_of(self, budget) -> Optional[str]:
+    """For a TRANSFER attack, the substitute model (registry name or SavedModel path) that
+    `budget` makes it use; None for the others."""
+    return self.factory.substitute_of(budget) if self.kind == TRANSFER else None
+
+
+ATTACKS: Dict[str, AttackEntry] = {}
+
+
+def register_entry(entry: AttackEntry) -> AttackEntry:
+  """Adds `entry` to ATTACKS.
+
+  Raises:
+    ValueError: its name is taken.
+  """
+  if entry.name in ATTACKS:
+    raise ValueError(f"Attack name {entry.name!r} registered twice.")
+  ATTACKS[entry.name] = entry
+  return entry
+
+
+def entry_of(cls, **changes) -> AttackEntry:
+  """The entry an attack class declares in its attributes: `name`, `metric`, `kind`,
+  `title`, `place`, and optionally `requires`, `gradient`, `paper_row`; `changes` replace
+  any of them (and may set `factory`, `budget_of`)."""
+  declared = dict(name=cls.name, factory=cls, metric=cls.metric, kind=cls.kind,
+                  title=cls.title, place=cls.place,
+                  requires=getattr(cls, "requires", OUTPUTS),
+                  gradient=getattr(cls, "gradient_source", None),
+                  paper_row=getattr(cls, "paper_row", True))
+  declared.update(changes)
+  return AttackEntry(**declared)
+
+
+def register(cls):
+  """Class decorator: registers an attack class under the entry its attributes declare."""
+  register_entry(entry_of(cls))
+  return cls
+
+
+def unregister(name: str):
+  """Removes an attack (for tests that register one for their duration)."""
+  del ATTACKS[name]
+
+
+def table_order(names) -> list:
+  """`names` of registered attacks in Table 1's order: by metric (L2, L-inf, L0), then by
+  place (a gradient family's variants after it: real, estimated, envelope)."""
+  metrics = ("l2", "linf", "l0")
+  return sorted(names, key=lambda n: (metrics.index(ATTACKS[n].metric), ATTACKS[n].place))
