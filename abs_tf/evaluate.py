@@ -43,9 +43,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_list("models", list(driver.PAPER_MODELS),
                   "Registry names or SavedModel directories (this project's signature, a "
                   "Keras 3 model.export(), or one float input and one [B, 10] output).")
-flags.DEFINE_string("input_key", None, "For the models given by path: the serving "
-                    "signature's input that takes the images (default: 'images', else its "
-                    "only input).")
+flags.DEFINE_string("input_key", None, "For the models given by path: the name of the "
+                    "serving signature's one input, checked (default: any name).")
 flags.DEFINE_string("output_key", None, "For the models given by path: the serving "
                     "signature's output read as logits (default: 'logits', else its only "
                     "[B, 10] output).")

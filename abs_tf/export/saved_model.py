@@ -149,9 +149,9 @@ class SignatureError(ValueError):
 
 
 # What `SavedModelClassifier` takes, as its errors say it.
-EXPECTED_SIGNATURE = (f"signature '{SERVING_SIGNATURE}' with input 'images' (or one float "
-                      "input of 784 values per image) and output 'logits' (or one float "
-                      "output [batch, 10])")
+EXPECTED_SIGNATURE = (f"signature '{SERVING_SIGNATURE}' with one float input of images "
+                      "[batch, 28, 28, 1] or [batch, 784] (named 'images', or any name) and "
+                      "output 'logits' (or one float output [batch, 10])")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,9 +198,10 @@ def map_signature(signature, input_key: Optional[str] = None,
                   output_key: Optional[str] = None, where: str = "") -> SignatureMapping:
   """Finds the signature's input for the images and its output of logits.
 
-  Without keys: input 'images', else the only input; output 'logits', else the only float
-  output of shape [batch, 10]. The input must be float, of shape [batch, 28, 28, 1] (or
-  unknown), or of 784 values per image (e.g. [batch, 784]: the images are reshaped).
+  The signature must have one input (a signature is called with all its inputs; `input_key`,
+  if given, must name it), float, of shape [batch, 28, 28, 1] (or unknown), or of 784 values
+  per image (e.g. [batch, 784]: the images are reshaped). The output is `output_key`, else
+  'logits', else the only float output of shape [batch, 10].
 
   Raises:
     SignatureError: no such input or output; the message names what was found.
@@ -213,13 +214,12 @@ def map_signature(signature, input_key: Optional[str] = None,
   def fail(expected, found):
     raise SignatureError(f"{where}expected {expected}; found {found}.")
 
-  if input_key is None:
-    candidates = [INPUT_SPEC.name] if INPUT_SPEC.name in inputs else sorted(inputs)
-    if len(candidates) != 1:
-      fail(f"{EXPECTED_SIGNATURE} (or --input_key)", f"inputs {found_in}")
-    input_key = candidates[0]
-  elif input_key not in inputs:
+  if len(inputs) != 1:  # a signature is called with all its inputs
+    fail(EXPECTED_SIGNATURE, f"inputs {found_in}")
+  (key,) = inputs
+  if input_key is not None and input_key != key:
     fail(f"input '{input_key}' (--input_key)", f"inputs {found_in}")
+  input_key = key
   spec = inputs[input_key]
   try:
     if not spec.dtype.is_floating:
