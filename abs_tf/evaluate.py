@@ -11,6 +11,12 @@ SavedModel with one float input and one [B, 10] output; see `--input_key`, `--ou
 is loaded and probed on two test images first: one that does not fit exits with status 2
 and one line saying what was expected and found, before anything is written.
 
+Without --output_dir it writes to results/<profile>; where that does not exist in the current
+directory but the package ships it (results/standard, installed under
+<prefix>/share/abs_tf), the shipped directory is copied to ./abs_tf_results/<profile> first,
+so that `python -m abs_tf.evaluate` of an installed package re-renders the shipped results
+there (and resumes them) instead of starting a 10-hour run.
+
 Writes to --output_dir: results.jsonl (one row per model, attack and test image; the state:
 rerun the same command to resume), budgets.json, table.md, table.csv, figure2.png,
 figure3.png, adversarials/ (for Figure 3) and summary.json. See abs_tf/evaluation/.
@@ -20,12 +26,16 @@ References:
 """
 
 import os
+import pathlib
+import shutil
 import sys
 
 from absl import app
 from absl import flags
+from absl import logging
 
 from abs_tf import registry
+from abs_tf import resources
 from abs_tf.evaluation import driver
 from abs_tf.evaluation import executor as executor_lib
 from abs_tf.evaluation import models as models_lib
@@ -40,6 +50,8 @@ from abs_tf.evaluation import runner as runner_lib
 EXECUTORS = dict(executor_lib.EXECUTORS, ray=ray_executor.RayExecutor)
 
 FLAGS = flags.FLAGS
+# Where the shipped results are copied when ./results/<profile> does not exist.
+SHIPPED_COPY = "abs_tf_results"
 flags.DEFINE_list("models", list(driver.PAPER_MODELS),
                   "Registry names or SavedModel directories (this project's signature, a "
                   "Keras 3 model.export(), or one float input and one [B, 10] output).")
@@ -54,7 +66,8 @@ flags.DEFINE_integer("first_index", 0, "First MNIST test image.")
 flags.DEFINE_integer("num_samples", None, "Test images (default: the profile's).")
 flags.DEFINE_integer("chunk_size", None, "Images per work unit (default: the profile's).")
 flags.DEFINE_string("output_dir", None, "Output directory (resumes what it holds); default "
-                    "results/<profile>.")
+                    "results/<profile>, or a copy of the package's shipped one in "
+                    f"{SHIPPED_COPY}/<profile> where ./results/<profile> does not exist.")
 flags.DEFINE_integer("recheck", 1, "Finished chunks attacked again to check that results "
                      "reproduce.")
 flags.DEFINE_bool("figures", True, "Render figure2.png and figure3.png.")
@@ -88,6 +101,25 @@ def print_estimate(config, timings_dir, runner=None):
   print(f"{'total':>41s} {progress.format_seconds(sum(estimates.values())):>8s}")
 
 
+def default_output_dir(profile: str) -> str:
+  """results/<profile> if it exists here or nothing is shipped for `profile`; else
+  SHIPPED_COPY/<profile>, copied from the shipped results the first time."""
+  default = pathlib.Path("results", profile)
+  try:
+    shipped = resources.resource_dir(f"results/{profile}")
+  except FileNotFoundError:
+    return str(default)
+  if default.is_dir() or shipped.resolve() == default.resolve():
+    return str(default)
+  copy = pathlib.Path(SHIPPED_COPY, profile)
+  if not copy.is_dir():
+    shutil.copytree(shipped, copy)
+    logging.info("No %s here: copied the shipped results from %s to %s.", default, shipped,
+                 copy)
+  logging.info("Writing to %s (--output_dir to choose).", copy.resolve())
+  return str(copy)
+
+
 def check_path_models(runner) -> list:
   """The `ModelRef`s of the models given by path, each loaded and probed; exits with status
   2 and one line on stderr at the first that does not fit (nothing is written then)."""
@@ -117,7 +149,7 @@ def main(argv):
     config = driver.EvaluationConfig(
         models=tuple(FLAGS.models), attacks=None if FLAGS.attacks is None
         else tuple(FLAGS.attacks), profile=FLAGS.profile,
-        output_dir=FLAGS.output_dir or f"results/{FLAGS.profile}",
+        output_dir=FLAGS.output_dir or default_output_dir(FLAGS.profile),
         first_index=FLAGS.first_index, num_samples=FLAGS.num_samples,
         chunk_size=FLAGS.chunk_size, recheck=FLAGS.recheck, figures=FLAGS.figures)
     if FLAGS.estimate_from:
