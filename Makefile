@@ -16,8 +16,9 @@ $(VENV)/.installed: requirements.txt requirements-test.txt setup.py
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
+# TensorFlow's start-up banners (see the script) are dropped from the demo's stderr.
 demo: venv
-	$(PY) -m abs_tf.evaluate
+	$(PY) scripts/without_tf_banners.py $(PY) -m abs_tf.evaluate
 
 test: venv
 	$(PY) -m pytest -q tests

@@ -6,6 +6,17 @@ r"""Robustness evaluation: the paper's Table 1 and Figures 2 and 3, resumable.
   python -m abs_tf.evaluate --models=/path/to/my/saved_model --attacks=boundary,pointwise \
       --profile=smoke --num_samples=3 --output_dir=/tmp/mine
 
+A model given by path (this project's signature, a Keras 3 `model.export()` directory, or any
+SavedModel with one float input and one [B, 10] output; see `--input_key`, `--output_key`)
+is loaded and probed on two test images first: one that does not fit exits with status 2
+and one line saying what was expected and found, before anything is written.
+
+Without --output_dir it writes to results/<profile>; where that does not exist in the current
+directory but the package ships it (results/standard, installed under
+<prefix>/share/abs_tf), the shipped directory is copied to ./abs_tf_results/<profile> first,
+so that `python -m abs_tf.evaluate` of an installed package re-renders the shipped results
+there (and resumes them) instead of starting a 10-hour run.
+
 Writes to --output_dir: results.jsonl (one row per model, attack and test image; the state:
 rerun the same command to resume), budgets.json, table.md, table.csv, figure2.png,
 figure3.png, adversarials/ (for Figure 3) and summary.json. See abs_tf/evaluation/.
@@ -14,30 +25,49 @@ References:
   Schott et al., ICLR 2019, sections 4-6.
 """
 
+import os
+import pathlib
+import shutil
+import sys
+
 from absl import app
 from absl import flags
+from absl import logging
 
+from abs_tf import registry
+from abs_tf import resources
 from abs_tf.evaluation import driver
 from abs_tf.evaluation import executor as executor_lib
+from abs_tf.evaluation import models as models_lib
 from abs_tf.evaluation import profiles
 from abs_tf.evaluation import progress
 from abs_tf.evaluation import ray_executor
 from abs_tf.evaluation import results
+from abs_tf.evaluation import runner as runner_lib
 
 # ray_executor imports Ray only when it runs; it is named here rather than in executor.py's
 # table because it builds on executor.py (Bazel allows no dependency cycle).
 EXECUTORS = dict(executor_lib.EXECUTORS, ray=ray_executor.RayExecutor)
 
 FLAGS = flags.FLAGS
+# Where the shipped results are copied when ./results/<profile> does not exist.
+SHIPPED_COPY = "abs_tf_results"
 flags.DEFINE_list("models", list(driver.PAPER_MODELS),
-                  "Registry names or paths of SavedModels with this project's signature.")
+                  "Registry names or SavedModel directories (this project's signature, a "
+                  "Keras 3 model.export(), or one float input and one [B, 10] output).")
+flags.DEFINE_string("input_key", None, "For the models given by path: the name of the "
+                    "serving signature's one input, checked (default: any name).")
+flags.DEFINE_string("output_key", None, "For the models given by path: the serving "
+                    "signature's output read as logits (default: 'logits', else its only "
+                    "[B, 10] output).")
 flags.DEFINE_list("attacks", None, "Attack names (default: every attack that applies).")
 flags.DEFINE_enum("profile", "standard", sorted(profiles.PROFILES), "Budgets and defaults.")
 flags.DEFINE_integer("first_index", 0, "First MNIST test image.")
 flags.DEFINE_integer("num_samples", None, "Test images (default: the profile's).")
 flags.DEFINE_integer("chunk_size", None, "Images per work unit (default: the profile's).")
 flags.DEFINE_string("output_dir", None, "Output directory (resumes what it holds); default "
-                    "results/<profile>.")
+                    "results/<profile>, or a copy of the package's shipped one in "
+                    f"{SHIPPED_COPY}/<profile> where ./results/<profile> does not exist.")
 flags.DEFINE_integer("recheck", 1, "Finished chunks attacked again to check that results "
                      "reproduce.")
 flags.DEFINE_bool("figures", True, "Render figure2.png and figure3.png.")
@@ -56,11 +86,11 @@ flags.DEFINE_string("estimate_from", None, "Run nothing: print the estimated wal
                     "directory's results.jsonl (e.g. a short run with --num_samples=2).")
 
 
-def print_estimate(config, timings_dir):
+def print_estimate(config, timings_dir, runner=None):
   timing_rows = list(results.ResultStore(timings_dir).rows.values())
   if not timing_rows:
     raise ValueError(f"No result rows in {timings_dir} to estimate from.")
-  estimates = driver.estimate(config, timing_rows)
+  estimates = driver.estimate(config, timing_rows, runner)
   for (model, attack), seconds in sorted(estimates.items(), key=lambda item: -item[1]):
     print(f"{model:>20s} {attack:>20s} {progress.format_seconds(seconds):>8s}")
   per_model = {}
@@ -71,31 +101,73 @@ def print_estimate(config, timings_dir):
   print(f"{'total':>41s} {progress.format_seconds(sum(estimates.values())):>8s}")
 
 
+def default_output_dir(profile: str) -> str:
+  """results/<profile> if it exists here or nothing is shipped for `profile`; else
+  SHIPPED_COPY/<profile>, copied from the shipped results the first time."""
+  default = pathlib.Path("results", profile)
+  try:
+    shipped = resources.resource_dir(f"results/{profile}")
+  except FileNotFoundError:
+    return str(default)
+  if default.is_dir() or shipped.resolve() == default.resolve():
+    return str(default)
+  copy = pathlib.Path(SHIPPED_COPY, profile)
+  if not copy.is_dir():
+    shutil.copytree(shipped, copy)
+    logging.info("No %s here: copied the shipped results from %s to %s.", default, shipped,
+                 copy)
+  logging.info("Writing to %s (--output_dir to choose).", copy.resolve())
+  return str(copy)
+
+
+def check_path_models(runner) -> list:
+  """The `ModelRef`s of the models given by path, each loaded and probed; exits with status
+  2 and one line on stderr at the first that does not fit (nothing is written then)."""
+  paths = [name for name in FLAGS.models if name not in registry.MODELS]
+  if (FLAGS.input_key or FLAGS.output_key) and not paths:
+    raise app.UsageError("--input_key and --output_key apply to models given by path; "
+                         f"got only registry names {FLAGS.models}.")
+  refs = []
+  for path in paths:
+    if not os.path.isdir(path):
+      continue  # the driver's error lists the registry names
+    try:
+      refs.append(models_lib.check_path_model(path, runner.cache, runner.test.images[:2],
+                                              FLAGS.input_key, FLAGS.output_key))
+    except models_lib.ModelCheckError as error:
+      print(f"abs_tf.evaluate: {error}", file=sys.stderr)
+      sys.exit(2)
+  return refs
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  runner = runner_lib.UnitRunner()
+  model_refs = check_path_models(runner)
   try:
     config = driver.EvaluationConfig(
         models=tuple(FLAGS.models), attacks=None if FLAGS.attacks is None
         else tuple(FLAGS.attacks), profile=FLAGS.profile,
-        output_dir=FLAGS.output_dir or f"results/{FLAGS.profile}",
+        output_dir=FLAGS.output_dir or default_output_dir(FLAGS.profile),
         first_index=FLAGS.first_index, num_samples=FLAGS.num_samples,
         chunk_size=FLAGS.chunk_size, recheck=FLAGS.recheck, figures=FLAGS.figures)
     if FLAGS.estimate_from:
-      print_estimate(config, FLAGS.estimate_from)
+      print_estimate(config, FLAGS.estimate_from, runner)
       return
     used = [f"--{name}" for name in ("ray_address", "ray_workers", "ray_cpus_per_worker")
             if FLAGS[name].present]
     if used and FLAGS.executor != "ray":
       raise ValueError(f"{', '.join(used)} need --executor=ray.")
-    options = {}
+    options = {"runner": runner}
     if FLAGS.executor == "ray":
       options = {"address": FLAGS.ray_address, "num_workers": FLAGS.ray_workers,
                  "cpus_per_worker": FLAGS.ray_cpus_per_worker}
     for source in FLAGS.merge_from:
       added = results.merge(source, results.ResultStore(config.output_dir))
       print(f"Merged {len(added)} rows from {source} into {config.output_dir}.")
-    summary = driver.evaluate(config, EXECUTORS[FLAGS.executor](**options))
+    summary = driver.evaluate(config, EXECUTORS[FLAGS.executor](**options), runner,
+                              model_refs)
   except ValueError as error:  # bad flags, unknown names, budget mismatch: say what
     raise app.UsageError(str(error)) from error
   print(open(summary.outputs["table_md"]).read())

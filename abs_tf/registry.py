@@ -156,20 +156,27 @@ def get_spec(name: str) -> ModelSpec:
   return MODELS[name]
 
 
-def load_model(name: str, source: str = "memory") -> classifier.Classifier:
+def load_model(name: str, source: str = "memory", input_key: str = None,
+               output_key: str = None) -> classifier.Classifier:
   """Loads a model of the zoo by name, or any SavedModel by path.
 
   Args:
     name: a registry name (see MODELS) or a SavedModel directory.
     source: "memory" rebuilds the Python model with the shipped weights (differentiable,
       with ABS's latent search exposed); "saved_model" wraps the SavedModel's signature.
+    input_key, output_key: the signature's input and output to use as images and logits
+      (`saved_model.map_signature`); given, the SavedModel runs through its signature.
 
   Returns:
     A `Classifier`: float32 images [B, 28, 28, 1] in [0, 1] -> logits [B, 10].
+
+  Raises:
+    saved_model.SignatureError: a SavedModel whose signature does not fit.
   """
   if source not in ("memory", "saved_model"):
     raise ValueError(f"source must be 'memory' or 'saved_model', got {source!r}.")
   path = saved_model_dir(name)
-  if source == "saved_model" or not (path / "assets" / saved_model.MODEL_JSON).is_file():
-    return saved_model.SavedModelClassifier(path)
+  if (source == "saved_model" or input_key or output_key
+      or not (path / "assets" / saved_model.MODEL_JSON).is_file()):
+    return saved_model.SavedModelClassifier(path, input_key, output_key)
   return saved_model.load_in_memory(path, KINDS)

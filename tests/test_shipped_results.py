@@ -6,8 +6,11 @@ of the same model does not: its model fingerprint covers what it computes, not i
 graph): the shipped table must then be run again (`python -m abs_tf.evaluate`), not edited.
 """
 
+import os
 import pathlib
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -52,3 +55,22 @@ def test_table_is_rendered_from_the_rows(copied):
 @pytest.mark.parametrize("name", ["figure2.png", "figure3.png"])
 def test_figures_are_committed(name):
   assert (RESULTS_DIR / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_without_flags_elsewhere_renders_the_shipped_results(tmp_path):
+  """As from a pip-installed package: no ./results/standard, so the shipped one is copied to
+  ./abs_tf_results/standard and rendered there; nothing is attacked but the recheck."""
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=os.pathsep.join(
+      filter(None, [str(RESULTS_DIR.parents[1]), os.environ.get("PYTHONPATH")])))
+  result = subprocess.run([sys.executable, "-m", "abs_tf.evaluate"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  copy = tmp_path / "abs_tf_results" / "standard"
+  assert f"copied the shipped results from {RESULTS_DIR} to abs_tf_results/standard" in (
+      result.stderr)
+  assert f"Writing to {copy}" in result.stderr
+  stored = len((RESULTS_DIR / results.RESULTS_FILE).read_text().splitlines())
+  assert f"0 units run, 0 rows written, {stored} rows stored" in result.stderr
+  assert (copy / "table.md").read_text() == (RESULTS_DIR / "table.md").read_text()
+  assert (RESULTS_DIR / "table.md").read_text() in result.stdout
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["abs_tf_results"]

@@ -301,15 +301,18 @@ def _render(config, store, rows, table, titles, refs, keep, runner, adversarials
 
 
 def _write_summary(config, summary: Summary):
-  """summary.json beside the results, and the summary in the log."""
+  """summary.json beside the results, and the summary in the log.
+
+  summary.json describes what the directory holds, so that a rerun that adds nothing leaves
+  it unchanged; what this call did (units run, rows written, wall time) goes to the log.
+  """
   out = pathlib.Path(config.output_dir)
   counts: Dict[str, int] = {}
   for model in summary.table.models:
     counts[model] = summary.table.clean[model].count
-  text = {"config": dataclasses.asdict(config), "units_run": summary.units_run,
-          "rows_written": summary.rows_written, "rows_total": summary.rows_total,
-          "seconds": summary.seconds, "images_per_model": counts,
-          "warnings": summary.warnings, "outputs": summary.outputs}
+  text = {"config": dataclasses.asdict(config), "rows_total": summary.rows_total,
+          "images_per_model": counts, "warnings": summary.warnings,
+          "outputs": summary.outputs}
   (out / "summary.json").write_text(json.dumps(text, indent=1, default=list) + "\n")
   logging.info("Done in %s: %d units run, %d rows written, %d rows stored, %d warnings. "
                "Table: %s", progress_lib.format_seconds(summary.seconds), summary.units_run,

@@ -16,11 +16,13 @@ import os
 import pathlib
 from typing import Dict, Optional
 
+from absl import logging
 import numpy as np
 import tensorflow as tf
 
 from abs_tf import registry
 from abs_tf.export import fingerprint as fingerprint_lib
+from abs_tf.export import saved_model as saved_model_lib
 from abs_tf.models import classifier
 
 
@@ -36,6 +38,8 @@ class ModelRef:
     is_abs: an ABS model (Latent Descent and the `_envelope` rows apply).
     fingerprint: identifies what determines the model's outputs (`fingerprint`); part of
       every result row's budget fingerprint.
+    input_key, output_key: for a SavedModel path, the signature's input and output given
+      on the command line (`registry.load_model`), or None to map them automatically.
   """
   name: str
   title: str
@@ -43,11 +47,23 @@ class ModelRef:
   binarized: bool = False
   is_abs: bool = False
   fingerprint: str = ""
+  input_key: Optional[str] = None
+  output_key: Optional[str] = None
+
+  @property
+  def signature_keys(self) -> Dict[str, str]:
+    """The keys given for its signature, as keyword arguments of `registry.load_model`."""
+    return given_keys(self.input_key, self.output_key)
 
   @property
   def slug(self) -> str:
     """A file-name-safe form of `name`."""
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in self.name).strip("_")
+
+
+def given_keys(input_key: Optional[str], output_key: Optional[str]) -> Dict[str, str]:
+  """The keyword arguments of `registry.load_model` for the keys that are given."""
+  return {k: v for k, v in (("input_key", input_key), ("output_key", output_key)) if v}
 
 
 def saved_model_dir(name: str) -> pathlib.Path:
@@ -84,16 +100,23 @@ class ModelCache:
     """Registers an already built model under `name` (e.g. a small ABS in tests)."""
     self._models[name] = model
 
-  def get(self, name: str) -> classifier.Classifier:
+  def get(self, name: str, **signature_keys) -> classifier.Classifier:
+    """The model `name`, loaded by `registry.load_model(name, **signature_keys)` the first
+    time."""
     if name not in self._models:
-      self._models[name] = registry.load_model(name)
+      self._models[name] = registry.load_model(name, **signature_keys)
     return self._models[name]
 
+  def load(self, ref: ModelRef) -> classifier.Classifier:
+    return self.get(ref.name, **ref.signature_keys)
 
-def describe(name: str, cache: ModelCache) -> ModelRef:
+
+def describe(name: str, cache: ModelCache, input_key: Optional[str] = None,
+             output_key: Optional[str] = None) -> ModelRef:
   """The `ModelRef` of a registry name or a SavedModel path.
 
-  A path gets the gradient attacks only if its model is differentiable (checked with a tape).
+  A path gets the gradient attacks only if its model is differentiable (checked with a tape);
+  its signature keys, if given, are part of its fingerprint (they choose what is attacked).
 
   Raises:
     ValueError: neither a registry name nor a directory.
@@ -105,13 +128,72 @@ def describe(name: str, cache: ModelCache) -> ModelRef:
   if not os.path.isdir(name):
     raise ValueError(f"Unknown model {name!r}: expected a registry name "
                      f"({', '.join(registry.MODELS)}) or a SavedModel directory.")
-  model = cache.get(name)
+  keys = given_keys(input_key, output_key)
+  model = cache.get(name, **keys)
   gradient = registry.AUTODIFF if is_differentiable(model) else None
   is_abs = classifier.has_latent_inference(model)
-  binarized = bool(getattr(getattr(model, "config", None), "binarize", False))
+  binarized = bool(getattr(model, "binarized", False) or
+                   getattr(getattr(model, "config", None), "binarize", False))
   if is_abs:
     gradient = registry.ENVELOPE
   title = pathlib.Path(name).resolve().name
   if title.isdigit():  # <name>/<version>/ layout
     title = pathlib.Path(name).resolve().parent.name
-  return ModelRef(name, title, gradient, binarized, is_abs, fingerprint(name))
+  model_fingerprint = fingerprint(name)
+  if keys:
+    model_fingerprint = fingerprint_lib.digest(dict(keys, saved_model=model_fingerprint))
+  return ModelRef(name, title, gradient, binarized, is_abs, model_fingerprint, **keys)
+
+
+class ModelCheckError(ValueError):
+  """A model given by path does not meet the contract; the message is one line."""
+
+
+def check_path_model(name: str, cache: ModelCache, images, input_key: Optional[str] = None,
+                     output_key: Optional[str] = None) -> ModelRef:
+  """Loads the SavedModel at `name`, probes it and describes it, before anything is planned.
+
+  Args:
+    name: a SavedModel directory.
+    cache: where the loaded model is kept for the run.
+    images: float32 [2, 28, 28, 1] in [0, 1], the probe (e.g. two MNIST test images).
+    input_key, output_key: see `registry.load_model`.
+
+  Returns:
+    Its `ModelRef`; the log says how its signature is called.
+
+  Raises:
+    ModelCheckError: not a SavedModel, no fitting signature, or the probe does not give
+      finite logits [2, 10]; one line naming what was expected and what was found.
+  """
+  keys = given_keys(input_key, output_key)
+  try:
+    model = cache.get(name, **keys)
+  except saved_model_lib.SignatureError as error:
+    raise ModelCheckError(str(error)) from error
+  except (OSError, ValueError, tf.errors.OpError) as error:
+    raise ModelCheckError(f"{name}: expected a SavedModel directory; loading it failed: "
+                          f"{_first_line(error)}") from error
+  probe = f"{name}: expected finite logits [2, 10] for 2 MNIST test images"
+  try:
+    logits = model.logits_graph(tf.constant(images)).numpy()
+  except (tf.errors.OpError, ValueError, TypeError) as error:
+    raise ModelCheckError(f"{probe}; the call failed: {_first_line(error)}") from error
+  if logits.shape != (2, classifier.NUM_CLASSES) or not np.all(np.isfinite(logits)):
+    raise ModelCheckError(f"{probe}; got shape {list(logits.shape)}" +
+                          ("" if np.all(np.isfinite(logits)) else " with non-finite values"))
+  mapping = getattr(model, "mapping", None)
+  logging.info("%s: %s", name, mapping.describe() if mapping else
+               f"this project's model (assets/{saved_model_lib.MODEL_JSON}), run in memory")
+  ref = describe(name, cache, input_key, output_key)
+  logging.info("%s: %s, %s%s", name,
+               f"gradients by {ref.gradient}" if ref.gradient else "no gradients (output-"
+               "only and estimated-gradient attacks)", "binarised" if ref.binarized else
+               "not binarised", ", ABS" if ref.is_abs else "")
+  return ref
+
+
+def _first_line(error: Exception, limit: int = 300) -> str:
+  lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+  text = lines[0] if lines else type(error).__name__
+  return text if len(text) <= limit else text[:limit] + "..."

@@ -70,7 +70,7 @@ class UnitRunner:
 
   def run(self, unit: plan.WorkUnit) -> UnitResult:
     """Attacks the unit's chunk of test images and returns its rows."""
-    model = self.cache.get(unit.model.name)
+    model = self.cache.load(unit.model)
     attack = self.attack(unit.attack, unit.budget_json, unit.seed)
     images = self.test.images[unit.start:unit.stop]
     labels = self.test.labels[unit.start:unit.stop]
