@@ -18,6 +18,7 @@ def register(cls):
 
 # Decision-based attacks and Latent Descent (they register themselves on import).
 from abs_tf.attacks import boundary, latent_descent, noise, pointwise  # noqa: E402,F401
+from abs_tf.attacks import hop_skip_jump  # noqa: E402,F401
 
 # Gradient-based and transfer attacks (they register themselves on import).
 from abs_tf.attacks import gradient_attacks, transfer  # noqa: E402,F401
