@@ -22,3 +22,4 @@ from abs_tf.attacks import hop_skip_jump  # noqa: E402,F401
 
 # Gradient-based and transfer attacks (they register themselves on import).
 from abs_tf.attacks import gradient_attacks, transfer  # noqa: E402,F401
+from abs_tf.attacks import fmn  # noqa: E402,F401

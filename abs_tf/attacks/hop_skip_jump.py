@@ -56,7 +56,7 @@ _SHAPE = (28, 28, 1)
 _DIM = int(np.prod(_SHAPE))
 
 
-class _Oracle:
+class Oracle:
   """The counting model as a label-only oracle with a query budget per sample.
 
   Attributes:
@@ -164,7 +164,7 @@ class HopSkipJump(base.MinimizationAttack):
 
   # -- start ----------------------------------------------------------------------------
 
-  def _starting_points(self, oracle, x, labels, rngs):
+  def starting_points(self, oracle, x, labels, rngs):
     """(adversarials float32 [n, 784], found bool [n]): the closest other-label images of
     the batch first, then uniform noise."""
     n = len(x)
@@ -257,10 +257,10 @@ class HopSkipJump(base.MinimizationAttack):
 
   def run(self, model, images, labels, rng):
     n = len(images)
-    oracle = _Oracle(model, labels, self.max_queries)
+    oracle = Oracle(model, labels, self.max_queries)
     x = images.reshape(n, -1).astype(np.float64)
     rngs = rng.spawn(n)
-    adv, active = self._starting_points(oracle, x, labels, rngs)
+    adv, active = self.starting_points(oracle, x, labels, rngs)
     rows = np.flatnonzero(active & (oracle.remaining(np.arange(n)) >= self.search_steps))
     adv[rows] = self._boundary_search(oracle, x[rows], adv[rows], rows)
     dist = np.where(active, self._distance(x, adv), np.inf)
