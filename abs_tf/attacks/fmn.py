@@ -4,11 +4,11 @@ Per sample, from delta_0 = 0 (Pintor, Roli, Brendel & Biggio 2021, Algorithm 1),
 logit margin L(x) = z_y(x) - max_{j != y} z_j(x) (adversarial where L < 0) and its gradient
 g at x + delta_{k-1}, for k = 1..K:
 
-  epsilon_k = ||delta|| + |L| / ||g||_q    not adversarial, no adversarial found yet
-                                             (the linearised distance to the boundary; q dual
-                                             to p)
-            = epsilon_{k-1} (1 + gamma_k)    not adversarial, one found before
-            = min(epsilon_{k-1} (1 - gamma_k), ||delta*||)   adversarial
+  epsilon_k = max(||delta|| + |L| / ||g||_q, epsilon_{k-1} (1 + gamma_k))
+                      not adversarial, none found yet (|L| / ||g||_q: the linearised distance
+                      to the boundary, q dual to p; the max is ours, see below)
+            = epsilon_{k-1} (1 + gamma_k)                      not adversarial, found before
+            = min(epsilon_{k-1} (1 - gamma_k), ||delta*||)     adversarial
   delta_k   = clip(x + P_epsilon(delta_{k-1} - alpha_k g / ||g||_2)) - x,
 
 P the projection onto the epsilon ball of the norm: scaling (L2), clipping (L-inf), keeping
@@ -22,6 +22,13 @@ Gradients come from a `gradients.GradientSource` (default `Autodiff`: exact for 
 straight-through for binarised models, the envelope-theorem gradient for ABS); one step is
 one logits-and-gradient call, a query per sample under autodiff (1 + 2 * 784 under finite
 differences). `steps` is the budget.
+
+One change to Algorithm 1: before the first adversarial, the paper's radius is the
+linearised estimate alone. From inside, it approaches a boundary that curves towards x and
+never crosses it (clipping to [0, 1] keeps ||delta|| below epsilon): on the authors' CNN, 16
+of the first 20 test images stayed unbroken in 1000 L2 steps. Growing the radius by at least
+(1 + gamma_k) per step breaks all 20 within 100 steps (median L2 0.98); L-inf and L0 were
+unaffected there (L0 has its own integer rule).
 
 Differences from Foolbox 3.3.4's `L2FMNAttack` / `LInfFMNAttack` / `L0FMNAttack`: its L2
 projection computes `min(1, norms / norms)`, i.e. never projects; its L0 projection keeps
@@ -113,10 +120,8 @@ class FastMinimumNorm(base.MinimizationAttack):
     """The adaptive radius (module docstring) for p > 0; L0 overrides it."""
     dual_norm = np.linalg.norm(grad, ord=_DUAL[self.metric], axis=1)
     to_boundary = np.abs(margin) / np.maximum(dual_norm, 1e-12)
-    # Not found yet: the linearised estimate, but at least (1 + gamma) times the last radius.
-    # Alone, the estimate approaches a boundary curved towards x from inside and never
-    # crosses it (clipping to [0, 1] keeps ||delta|| below epsilon): on the authors' CNN,
-    # 16 of the first 20 test images were never adversarial in 1000 L2 steps.
+    # Not found yet: the linearised estimate, but at least (1 + gamma) times the last radius
+    # (the module docstring says why).
     linear = np.where(np.isfinite(epsilon), np.maximum(norm + to_boundary,
                                                        epsilon * (1 + gamma)),
                       norm + to_boundary)
