@@ -15,8 +15,15 @@ Then the decision-based attacks (abs_tf/tools/foolbox_decision.py), each with th
 Foolbox spent: Boundary (Foolbox: `--boundary_foolbox_steps` steps) and Pointwise (Foolbox
 to convergence). The bar: this project's median no larger than Foolbox's.
 
+Last the query-efficient and minimal-norm attacks beyond the paper (issue 20): HopSkipJump in
+L2 and L-inf (Foolbox's `HopSkipJumpAttack` with `--hop_skip_jump_foolbox_steps` iterations
+from the same starts; ours with the queries it spent) and FMN in L0, L2 and L-inf (both with
+`--fmn_steps` steps, one logits-and-gradient call each). The bar: ours at most 5 % above
+Foolbox's median.
+
   python scripts/compare_foolbox.py --num_images=100 [--model=path/to/saved_model] \
-      [--foolbox13_attacks=fgsm,fgm] [--per_sample] [--attacks=] [--decision_attacks=]
+      [--foolbox13_attacks=fgsm,fgm] [--per_sample] [--attacks=] [--decision_attacks=] \
+      [--query_attacks=hop_skip_jump_l2,fmn_l2]
 
 By default the model is the authors' CNN (the shipped CNN once `--model=cnn`).
 
@@ -32,10 +39,12 @@ from absl import flags
 import numpy as np
 
 from abs_tf import registry
+from abs_tf.attacks import base
 from abs_tf.attacks import gradient_attacks
 from abs_tf.data import mnist
 from abs_tf.tools import foolbox13_gradient
 from abs_tf.tools import foolbox_decision
+from abs_tf.tools import foolbox_fmn
 from abs_tf.tools import foolbox_reference
 from abs_tf.tools import import_reference_cnn
 
@@ -60,6 +69,22 @@ DECISION_COMPARISONS = {
     "pointwise": foolbox_decision.compare_pointwise,
 }
 
+# The attacks beyond the paper at equal budgets: name -> function returning a
+# foolbox_decision.Comparison.
+QUERY_COMPARISONS = {
+    "hop_skip_jump_l2": lambda model, images, labels: foolbox_decision.compare_hop_skip_jump(
+        model, images, labels, base.L2, FLAGS.hop_skip_jump_foolbox_steps),
+    "hop_skip_jump_linf": lambda model, images, labels: foolbox_decision.compare_hop_skip_jump(
+        model, images, labels, base.LINF, FLAGS.hop_skip_jump_foolbox_steps),
+    "fmn_l0": lambda model, images, labels: foolbox_fmn.compare_fmn(
+        model, images, labels, base.L0, FLAGS.fmn_steps),
+    "fmn_l2": lambda model, images, labels: foolbox_fmn.compare_fmn(
+        model, images, labels, base.L2, FLAGS.fmn_steps),
+    "fmn_linf": lambda model, images, labels: foolbox_fmn.compare_fmn(
+        model, images, labels, base.LINF, FLAGS.fmn_steps),
+}
+QUERY_TOLERANCE = 0.05
+
 FLAGS = flags.FLAGS
 
 
@@ -75,6 +100,11 @@ def define_flags():
                     f"Among {sorted(DECISION_COMPARISONS)}.")
   flags.DEFINE_integer("boundary_foolbox_steps", 5000, "Foolbox Boundary steps; this project's "
                        "Boundary attack gets the queries they take.")
+  flags.DEFINE_list("query_attacks", list(QUERY_COMPARISONS),
+                    f"Among {sorted(QUERY_COMPARISONS)}.")
+  flags.DEFINE_integer("hop_skip_jump_foolbox_steps", 10, "Foolbox HopSkipJump iterations; "
+                       "this project's gets the queries they take.")
+  flags.DEFINE_integer("fmn_steps", 100, "FMN steps, both sides.")
   flags.DEFINE_string("model", None, "Registry name or SavedModel path; default: the authors' "
                       "CNN imported from --weights.")
   flags.DEFINE_string("weights", None, "The authors' cnn_official_weights.npz (default: "
@@ -174,6 +204,16 @@ def main(argv):
           f"{'yes' if m_ours <= m_theirs else 'NO':<6}{ours.queries.mean():>9.1f}"
           f"{theirs.queries.mean():>8.1f}{ours.seconds:>8.1f}{theirs.seconds:>8.1f}",
           flush=True)
+  for name in FLAGS.query_attacks:
+    comparison = QUERY_COMPARISONS[name](model, split.images, split.labels)
+    ours, theirs = comparison.ours, comparison.theirs
+    m_ours, m_theirs = comparison.medians()
+    within = m_ours <= (1 + QUERY_TOLERANCE) * m_theirs
+    print(f"{name:<10}{m_ours:>9.4f}{m_theirs:>9.4f}{m_ours / m_theirs:>8.3f}  "
+          f"{'yes' if within else 'NO':<6}{ours.queries.mean():>9.1f}"
+          f"{theirs.queries.mean():>8.1f}{ours.seconds:>8.1f}{theirs.seconds:>8.1f}"
+          f"  failed: {np.isinf(ours.distances).sum()} ours, "
+          f"{np.isinf(theirs.distances).sum()} Foolbox", flush=True)
 
 
 if __name__ == "__main__":

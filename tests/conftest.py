@@ -41,3 +41,42 @@ def reference_cnn(reference_dir):
   from abs_tf.tools import import_reference_cnn
   return import_reference_cnn.import_reference_cnn(
       str(reference_dir / "cnn_official_weights.npz"))
+
+
+@pytest.fixture(scope="session")
+def linear_problem():
+  """A linear two-class model and images whose minimal adversarials are known in closed form.
+
+  Logits (w . x + b, 0, -100, ...): with the margin m = w . x + b > 0 (class 0), the smallest
+  perturbation reaching class 1 has L2 = m / ||w||_2 and L-inf = m / ||w||_1 (both staying
+  inside [0, 1] here), and L0 = the fewest pixels whose largest moves against w (|w_j| times
+  the room left to 0 or 1) sum to m.
+
+  Returns:
+    dict: model (a Classifier), images float32 [4, 28, 28, 1] in [0.4, 0.6], labels (zeros),
+    and the exact distances l2, linf, l0, float64 [4] each.
+  """
+  import tensorflow as tf
+  from abs_tf.models import classifier
+
+  rng = np.random.default_rng(0)
+  w = rng.standard_normal(784) / 28.0
+  images = (0.5 + 0.1 * rng.uniform(-1, 1, (4, 784))).astype(np.float32)
+  bias = float(0.5 - np.min(images.astype(np.float64) @ w))
+  margins = images.astype(np.float64) @ w + bias
+
+  class Linear(classifier.Classifier):
+    def __init__(self):
+      super().__init__(name="linear")
+      self.w = tf.constant(np.stack([w, np.zeros(784)], axis=1), tf.float32)
+
+    def logits_graph(self, images):
+      two = tf.reshape(images, [-1, 784]) @ self.w + tf.constant([bias, 0.0])
+      return tf.concat([two, tf.fill([tf.shape(images)[0], 8], -100.0)], axis=1)
+
+  room = np.where(w > 0, images, 1.0 - images) * np.abs(w)
+  l0 = np.array([np.searchsorted(np.cumsum(np.sort(r)[::-1]), m) + 1
+                 for r, m in zip(room, margins)], np.float64)
+  return dict(model=Linear(), images=images.reshape(-1, 28, 28, 1),
+              labels=np.zeros(4, np.int64), l2=margins / np.linalg.norm(w),
+              linf=margins / np.abs(w).sum(), l0=l0)

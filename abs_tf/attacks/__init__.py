@@ -7,7 +7,9 @@ package registers every attack module below; to add an attack, see CONTRIBUTING.
 """
 
 from abs_tf.attacks import boundary  # noqa: F401
+from abs_tf.attacks import fmn  # noqa: F401
 from abs_tf.attacks import gradient_attacks  # noqa: F401
+from abs_tf.attacks import hop_skip_jump  # noqa: F401
 from abs_tf.attacks import latent_descent  # noqa: F401
 from abs_tf.attacks import noise  # noqa: F401
 from abs_tf.attacks import pointwise  # noqa: F401

@@ -29,7 +29,9 @@ KINDS = (DECISION, GRADIENT, TRANSFER, MODEL_SPECIFIC)
 OUTPUTS = "outputs"                     # its logits only (any model, SavedModels included)
 GRADIENTS = "gradients"                 # real input gradients (autodiff or straight-through)
 LATENT_INFERENCE = "latent_inference"   # ABS internals: the per-class latent search
-REQUIREMENTS = (OUTPUTS, GRADIENTS, LATENT_INFERENCE)
+MODEL_GRADIENTS = "model_gradients"     # the model's own input gradients of any kind:
+                                        # autodiff, straight-through or ABS's envelope
+REQUIREMENTS = (OUTPUTS, GRADIENTS, LATENT_INFERENCE, MODEL_GRADIENTS)
 
 # Where a gradient attack's gradient comes from.
 AUTODIFF = "autodiff"                       # the model's own gradient
@@ -54,6 +56,8 @@ class AttackEntry:
     budget_of: the stable name whose profile budget it shares (a gradient variant shares its
       family's); its own name by default.
     paper_row: one of the paper's Table 1 rows (False: a row beyond them).
+    in_default_plan: run when no --attacks are given (False: only when named, e.g. attacks
+      whose rows the shipped results/standard does not hold yet).
   """
   name: str
   factory: Callable
@@ -65,6 +69,7 @@ class AttackEntry:
   gradient: Optional[str] = None
   budget_of: Optional[str] = None
   paper_row: bool = True
+  in_default_plan: bool = True
 
   def __post_init__(self):
     if not self.name:
@@ -115,13 +120,15 @@ def register_entry(entry: AttackEntry) -> AttackEntry:
 
 def entry_of(cls, **changes) -> AttackEntry:
   """The entry an attack class declares in its attributes: `name`, `metric`, `kind`,
-  `title`, `place`, and optionally `requires`, `gradient`, `paper_row`; `changes` replace
+  `title`, `place`, and optionally `requires`, `gradient`, `paper_row`, `in_default_plan`;
+  `changes` replace
   any of them (and may set `factory`, `budget_of`)."""
   declared = dict(name=cls.name, factory=cls, metric=cls.metric, kind=cls.kind,
                   title=cls.title, place=cls.place,
                   requires=getattr(cls, "requires", OUTPUTS),
                   gradient=getattr(cls, "gradient_source", None),
-                  paper_row=getattr(cls, "paper_row", True))
+                  paper_row=getattr(cls, "paper_row", True),
+                  in_default_plan=getattr(cls, "in_default_plan", True))
   declared.update(changes)
   return AttackEntry(**declared)
 

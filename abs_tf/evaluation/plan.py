@@ -38,10 +38,13 @@ def metric_of(attack: str) -> str:
 
 def offers(model: models_lib.ModelRef) -> Set[str]:
   """What `model` offers attacks (catalog.REQUIREMENTS): its outputs always; real gradients
-  if it has autodiff or straight-through ones; the latent inference if it is ABS."""
+  if it has autodiff or straight-through ones; the latent inference if it is ABS; its own
+  gradients of any kind (those or ABS's envelope gradient) if it has any."""
   offered = {catalog.OUTPUTS}
   if model.gradient in (registry.AUTODIFF, registry.STRAIGHT_THROUGH):
     offered.add(catalog.GRADIENTS)
+  if model.gradient in registry.GRADIENTS:
+    offered.add(catalog.MODEL_GRADIENTS)
   if model.is_abs:
     offered.add(catalog.LATENT_INFERENCE)
   return offered
@@ -61,7 +64,8 @@ def differentiates_model(attack: str) -> bool:
 
 def select_attacks(models: Sequence[models_lib.ModelRef],
                    requested: Optional[Sequence[str]]) -> Dict[str, List[str]]:
-  """Attacks to run per model name: the applicable ones, or those of `requested` that apply.
+  """Attacks to run per model name: the applicable ones of the default plan
+  (`AttackEntry.in_default_plan`), or those of `requested` that apply.
 
   Raises:
     ValueError: an unknown attack name, or a requested attack that applies to none of the
@@ -74,14 +78,16 @@ def select_attacks(models: Sequence[models_lib.ModelRef],
   selected = {}
   for model in models:
     applicable = applicable_attacks(model)
-    selected[model.name] = (applicable if requested is None
+    selected[model.name] = ([a for a in applicable if ATTACKS[a].in_default_plan]
+                            if requested is None
                             else [a for a in applicable if a in set(requested)])
   for name in requested or ():
     if not any(name in attacks for attacks in selected.values()):
       raise ValueError(
           f"Attack {name!r} applies to none of the models {[m.name for m in models]} "
           f"(latent_descent and *_envelope need an ABS model; fgsm, fgm, bim_*, mim need "
-          "real gradients; use the *_ge variants on the others).")
+          "real gradients, use the *_ge variants on the others; fmn_* need the model's gradients of any "
+          "kind).")
   return selected
 
 

@@ -1,14 +1,15 @@
-"""Foolbox 3's Boundary and Pointwise attacks behind this project's attack interface.
+"""Foolbox 3's Boundary, Pointwise and HopSkipJump attacks behind this project's interface.
 
-`FoolboxBoundary` and `FoolboxPointwise` run `foolbox.attacks.BoundaryAttack` and
-`PointwiseAttack` (Foolbox 3.3.4, a test dependency) as `MinimizationAttack`s, so the same
+`FoolboxBoundary`, `FoolboxPointwise` and `FoolboxHopSkipJump` run
+`foolbox.attacks.BoundaryAttack`, `PointwiseAttack` and `HopSkipJumpAttack` (Foolbox 3.3.4, a
+test dependency) as `MinimizationAttack`s, so the same
 base verifies their adversarials, measures their distances and counts their queries: every
 row Foolbox asks the model about is one query of its sample (Foolbox asks about all samples
 in every call). The model is wrapped as a `foolbox.models.NumPyModel`: on a `TensorFlowModel`
 the Pointwise attack fails ("'list' object has no attribute 'dtype'", in eagerpy's TensorFlow
 `index_update`), and the Boundary attack feeds float64.
 
-`compare_boundary` and `compare_pointwise` run both sides on the same images with the same
+`compare_boundary`, `compare_pointwise` and `compare_hop_skip_jump` run both sides on the same images with the same
 query budget: Foolbox's first, then this project's with what Foolbox spent.
 
 Used by tests/test_compare_foolbox_decision.py and scripts/compare_foolbox.py
@@ -17,6 +18,7 @@ Used by tests/test_compare_foolbox_decision.py and scripts/compare_foolbox.py
 References:
   Rauber, Zimmermann, Bethge & Brendel, Foolbox Native, JOSS 5(53) 2607 (2020).
   Brendel, Rauber & Bethge, ICLR 2018 (Boundary). Schott et al., ICLR 2019 (Pointwise).
+  Chen, Jordan & Wainwright, IEEE S&P 2020 (HopSkipJump).
 """
 
 import dataclasses
@@ -25,6 +27,7 @@ import numpy as np
 
 from abs_tf.attacks import base
 from abs_tf.attacks import boundary
+from abs_tf.attacks import hop_skip_jump
 from abs_tf.attacks import pointwise
 
 
@@ -106,6 +109,38 @@ class FoolboxPointwise(_FoolboxAttack):
         l2_binary_search=self.l2_binary_search)
 
 
+class FoolboxHopSkipJump(_FoolboxAttack):
+  """Foolbox 3's HopSkipJumpAttack, `steps` iterations in `metric` (L2 or L-inf), from the
+  start this project's `hop_skip_jump` finds (before its binary search, which Foolbox runs
+  itself): the batch's closest image of another label, else uniform noise. Foolbox's own
+  start (blended uniform noise) raises where no noise is adversarial (the authors' CNN calls
+  all of it 8)."""
+  name = "foolbox_hop_skip_jump"
+
+  def __init__(self, *, metric: str = base.L2, steps: int = 64, seed: int = 0):
+    super().__init__(seed=seed)
+    if metric not in (base.L2, base.LINF):
+      raise ValueError(f"metric must be {base.L2!r} or {base.LINF!r}, got {metric!r}.")
+    self.metric = metric
+    self.steps = int(steps)
+
+  def foolbox_attack(self, foolbox):
+    return foolbox.attacks.HopSkipJumpAttack(steps=self.steps, constraint=self.metric)
+
+  def starting_points(self, foolbox, fmodel, model, images, labels):
+    ours = _HOP_SKIP_JUMP[self.metric](max_queries=None, iterations=1, seed=self.seed)
+    oracle = hop_skip_jump.Oracle(model, labels, None)
+    flat = images.reshape(len(images), -1)
+    starts, found = ours.starting_points(oracle, flat, labels,
+                                         np.random.default_rng(self.seed).spawn(len(flat)))
+    if not found.all():
+      raise ValueError(f"No start for samples {np.flatnonzero(~found)}.")
+    return starts.reshape(images.shape).astype(np.float64)
+
+
+_HOP_SKIP_JUMP = {base.L2: hop_skip_jump.HopSkipJumpL2, base.LINF: hop_skip_jump.HopSkipJumpLinf}
+
+
 # The Boundary attack for budgets of ~10^3 queries rather than Foolbox 1.3's 5000 iterations
 # of up to 25 directions: directions one per call (no query after a step's first success),
 # spherical checks on every iteration and short success windows, so that the step sizes adapt
@@ -177,3 +212,19 @@ def compare_pointwise(model, images, labels, seed: int = 0, foolbox_init_steps: 
   settings.update(pointwise_kwargs)
   ours = pointwise.PointwiseAttack(**settings)(model, images, labels)
   return Comparison("pointwise", ours, theirs)
+
+
+def compare_hop_skip_jump(model, images, labels, metric: str, foolbox_steps: int,
+                          seed: int = 0, **hop_skip_jump_kwargs) -> Comparison:
+  """Foolbox's HopSkipJumpAttack with `foolbox_steps` iterations, then ours with its queries.
+
+  Both start from the same points (`FoolboxHopSkipJump`); this project's attack gets, per
+  sample, the most queries Foolbox spent on a sample (the base's two checks aside; Foolbox
+  asks about every sample in every call). `hop_skip_jump_kwargs` set its other settings.
+  """
+  theirs = FoolboxHopSkipJump(metric=metric, steps=foolbox_steps, seed=seed)(
+      model, images, labels)
+  settings = dict(max_queries=int(theirs.queries.max()) - 2, seed=seed)
+  settings.update(hop_skip_jump_kwargs)
+  ours = _HOP_SKIP_JUMP[metric](**settings)(model, images, labels)
+  return Comparison(ours.attack, ours, theirs)

@@ -1,0 +1,97 @@
+"""Fast Minimum-Norm attacks: the closed-form minima of a linear model, the base's invariants
+on the authors' CNN, the gradient source as a seam, and Foolbox 3.3.4's FMN with the same
+steps (scripts/compare_foolbox.py runs it on more images)."""
+
+import numpy as np
+import pytest
+
+from abs_tf.attacks import ATTACKS
+from abs_tf.attacks import base
+from abs_tf.attacks import catalog
+from abs_tf.attacks import fmn
+from abs_tf.attacks import gradients
+from abs_tf.tools import foolbox_fmn
+
+CLASSES = {base.L0: fmn.FMNL0, base.L2: fmn.FMNL2, base.LINF: fmn.FMNLinf}
+
+
+@pytest.fixture(scope="module")
+def batch(test_split):
+  return test_split.images[:5], test_split.labels[:5]
+
+
+def test_registered():
+  entries = {name: ATTACKS[name] for name in ("fmn_l0", "fmn_l2", "fmn_linf")}
+  assert {name: entry.factory for name, entry in entries.items()} == {
+      "fmn_l0": fmn.FMNL0, "fmn_l2": fmn.FMNL2, "fmn_linf": fmn.FMNLinf}
+  for entry in entries.values():
+    assert entry.requires == catalog.MODEL_GRADIENTS and entry.kind == catalog.GRADIENT
+    assert not entry.paper_row and not entry.in_default_plan
+
+
+@pytest.mark.parametrize("metric", [base.L0, base.L2, base.LINF])
+def test_reaches_the_minimum_of_a_linear_model(linear_problem, metric):
+  p = linear_problem
+  result = CLASSES[metric](steps=100)(p["model"], p["images"], p["labels"])
+  assert result.success.all()
+  assert np.all(result.distances >= p[metric] * (1 - 1e-4))  # nothing beats the minimum
+  # Measured: L2 and L0 exact to 1e-5, L-inf to 7e-4.
+  assert np.all(result.distances <= p[metric] * 1.01), result.distances / p[metric]
+
+
+@pytest.mark.parametrize("metric", [base.L0, base.L2, base.LINF])
+def test_verified_counted_and_deterministic(reference_cnn, batch, metric):
+  images, labels = batch
+  result = CLASSES[metric](steps=100)(reference_cnn, images, labels)
+  again = CLASSES[metric](steps=100)(reference_cnn, images, labels)
+  assert result.success.all()
+  assert np.all(reference_cnn(result.adversarials).numpy().argmax(axis=1) != labels)
+  assert result.adversarials.min() >= 0 and result.adversarials.max() <= 1
+  np.testing.assert_allclose(result.distances,
+                             base.distance(images, result.adversarials, metric))
+  np.testing.assert_array_equal(result.queries, 100 + 2)  # a query per step, the base's two
+  np.testing.assert_array_equal(result.adversarials, again.adversarials)
+
+
+class _Recording(gradients.Autodiff):
+  """Autodiff that records that it was asked for the attack's differentiable logits."""
+
+  def __init__(self):
+    self.calls = 0
+
+  def differentiable_logits(self, logits_fn, counter):
+    self.calls += 1
+    return super().differentiable_logits(logits_fn, counter)
+
+
+def test_gradient_source_is_the_attacks_seam(linear_problem):
+  p = linear_problem
+  source = _Recording()
+  exact = fmn.FMNL2(steps=20, gradient=source)(p["model"], p["images"], p["labels"])
+  assert source.calls == 1
+  # Finite differences on a linear model are exact up to float32 rounding, and cost
+  # 1 + 2 * 784 forward passes per step.
+  estimated = fmn.FMNL2(steps=20, gradient=gradients.FiniteDifferences(0.01))(
+      p["model"], p["images"], p["labels"])
+  np.testing.assert_allclose(estimated.distances, exact.distances, rtol=1e-3)
+  np.testing.assert_array_equal(estimated.queries, 20 * (1 + 2 * 784) + 2)
+  with pytest.raises(TypeError, match="GradientSource"):
+    fmn.FMNL2(gradient="autodiff")
+
+
+def test_rejects_bad_settings():
+  with pytest.raises(ValueError, match="steps"):
+    fmn.FMNL2(steps=0)
+  with pytest.raises(ValueError, match="stepsize"):
+    fmn.FMNLinf(max_stepsize=0.1, min_stepsize=1.0)
+  with pytest.raises(ValueError, match="gamma"):
+    fmn.FMNL0(gamma=1.5)
+
+
+@pytest.mark.parametrize("metric", [base.L0, base.L2, base.LINF])
+def test_no_worse_than_foolbox_with_the_same_steps(reference_cnn, batch, metric):
+  comparison = foolbox_fmn.compare_fmn(reference_cnn, *batch, metric, steps=100)
+  ours, theirs = comparison.medians()
+  assert comparison.ours.success.all()
+  np.testing.assert_array_equal(comparison.ours.queries, comparison.theirs.queries)
+  assert ours <= 1.05 * theirs, (ours, theirs)
