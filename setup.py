@@ -36,9 +36,10 @@ setuptools.setup(
     extras_require={"test": ["pytest==9.0.3", "foolbox==3.3.4", "eagerpy==0.30.0"],
                     # --executor=ray (abs_tf/evaluation/ray_executor.py).
                     "ray": ["ray==2.60.0"]},
-    # The shipped data, models, evaluation results (re-rendered by `python -m abs_tf.evaluate`)
-    # and the authors' files (with their LICENSE and NOTICE), where abs_tf.resources finds
-    # them: <prefix>/share/abs_tf/<folder>.
+    # The shipped data, models, evaluation results (re-rendered by `python -m abs_tf.evaluate`),
+    # the authors' files (with their LICENSE and NOTICE) and the paper's Figure 2 data, where
+    # abs_tf.resources finds them: <prefix>/share/abs_tf/<folder>.
     data_files=(_tree("data/mnist") + _tree("saved_models") + _tree("serving") +
-                _tree("results/standard") + _tree("third_party/abs_authors")),
+                _tree("results/standard") + _tree("third_party/abs_authors") +
+                _tree("third_party/abs_paper")),
 )

@@ -11,7 +11,7 @@ def resource_dir(name: str, env: str = "") -> pathlib.Path:
   """The first existing directory among $env, <repo>/name and <prefix>/share/abs_tf/name.
 
   Args:
-    name: "data/mnist", "saved_models" or "third_party/abs_authors".
+    name: "data/mnist", "saved_models", "third_party/abs_authors" or "third_party/abs_paper".
     env: an environment variable that overrides the search.
 
   Raises:
@@ -34,6 +34,7 @@ def resource_candidates(name: str, env: str = ""):
 
 
 AUTHORS_DIR = "third_party/abs_authors"
+PAPER_DIR = "third_party/abs_paper"
 
 
 def authors_file(name: str) -> pathlib.Path:
@@ -43,8 +44,27 @@ def authors_file(name: str) -> pathlib.Path:
   Raises:
     FileNotFoundError: no such vendored file.
   """
-  path = resource_dir(AUTHORS_DIR) / name
+  return vendored_file(AUTHORS_DIR, name)
+
+
+def paper_file(name: str) -> pathlib.Path:
+  """A vendored file of the paper's published data (third_party/abs_paper/README.md), e.g.
+  "figure2_curves.json"; in the repository or the installed package.
+
+  Raises:
+    FileNotFoundError: no such vendored file.
+  """
+  return vendored_file(PAPER_DIR, name)
+
+
+def vendored_file(folder: str, name: str) -> pathlib.Path:
+  """File `name` of a vendored third_party folder (AUTHORS_DIR or PAPER_DIR).
+
+  Raises:
+    FileNotFoundError: no such file; the message names the folder's README, which lists them.
+  """
+  path = resource_dir(folder) / name
   if not path.is_file():
     raise FileNotFoundError(f"{path} is missing; expected one of the files listed in "
-                            f"{AUTHORS_DIR}/README.md.")
+                            f"{folder}/README.md.")
   return path

@@ -122,6 +122,7 @@ DATA_DIRS = {
     "results": '["**"], exclude = ["BUILD"]',
     # The authors' files travel with their LICENSE and NOTICE.
     "third_party/abs_authors": '["**"], exclude = ["BUILD"]',
+    "third_party/abs_paper": '["**"], exclude = ["BUILD"]',
     "tests/data": '["**"], exclude = ["BUILD"]',
     "serving": '["*.txt"]',
 }
@@ -129,6 +130,7 @@ DATA_DIRS = {
 LIBRARY_DATA = {"mnist.py": "data/mnist", "registry.py": "saved_models",
                 "import_reference_cnn.py": "third_party/abs_authors",
                 "import_reference_weights.py": "third_party/abs_authors",
+                "paper_curves.py": "third_party/abs_paper",
                 "serving.py": "serving"}
 
 
