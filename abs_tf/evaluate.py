@@ -19,7 +19,8 @@ there (and resumes them) instead of starting a 10-hour run.
 
 Writes to --output_dir: results.jsonl (one row per model, attack and test image; the state:
 rerun the same command to resume), budgets.json, table.md, table.csv, figure2.png,
-figure3.png, adversarials/ (for Figure 3) and summary.json. See abs_tf/evaluation/.
+figure3.png, distributions.md (D+ against the paper's Figure 2), adversarials/ (for Figure 3)
+and summary.json. See abs_tf/evaluation/.
 
 References:
   Schott et al., ICLR 2019, sections 4-6.

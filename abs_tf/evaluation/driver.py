@@ -25,6 +25,7 @@ from abs_tf import registry
 from abs_tf.evaluation import executor as executor_lib
 from abs_tf.evaluation import figures
 from abs_tf.evaluation import models as models_lib
+from abs_tf.evaluation import paper_curves
 from abs_tf.evaluation import plan
 from abs_tf.evaluation import profiles
 from abs_tf.evaluation import progress as progress_lib
@@ -36,6 +37,8 @@ from abs_tf.evaluation import table as table_lib
 NUM_TEST_IMAGES = 10_000
 PAPER_MODELS = registry.paper_models()  # the default models
 GRADIENT_CHECK_IMAGES = 4
+# D+ against the paper's Figure 2, per model and metric (paper_curves.to_markdown).
+DISTRIBUTIONS_FILE = "distributions.md"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +107,7 @@ class Summary:
     warnings: the sanity warnings.
     table: Table 1 of all stored rows.
     outputs: paths written.
+    d_plus: D+ against the paper's Figure 2 per model and metric (`paper_curves.to_json`).
   """
   units_run: int
   rows_written: int
@@ -112,6 +116,7 @@ class Summary:
   warnings: List[str]
   table: table_lib.Table
   outputs: Dict[str, str]
+  d_plus: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,9 +214,11 @@ def evaluate(config: EvaluationConfig,
     logging.warning("%s", warning)
   titles = {ref.name: ref.title for ref in refs}
   table = table_lib.build(rows, titles)
-  outputs = _render(config, store, rows, table, titles, refs, keep, runner, adversarials)
+  comparisons = paper_curves.compare(rows)
+  outputs = _render(config, store, rows, table, titles, refs, keep, runner, adversarials,
+                    comparisons)
   summary = Summary(len(units), written, len(rows), time.perf_counter() - start, warnings,
-                    table, outputs)
+                    table, outputs, paper_curves.to_json(comparisons))
   _write_summary(config, summary)
   return summary
 
@@ -285,12 +292,16 @@ def _recheck(store, refs, planned, profile, runner, count) -> List[str]:
           for warning in found.differences]
 
 
-def _render(config, store, rows, table, titles, refs, keep, runner, adversarials):
+def _render(config, store, rows, table, titles, refs, keep, runner, adversarials,
+            comparisons):
   out = pathlib.Path(config.output_dir)
   outputs = {"results": str(store.path)}
   (out / "table.md").write_text(table_lib.to_markdown(table))
   (out / "table.csv").write_text(table_lib.to_csv(table))
   outputs.update(table_md=str(out / "table.md"), table_csv=str(out / "table.csv"))
+  if comparisons:
+    (out / DISTRIBUTIONS_FILE).write_text(paper_curves.to_markdown(comparisons, table.titles))
+    outputs.update(distributions=str(out / DISTRIBUTIONS_FILE))
   if config.figures and rows:
     figures.figure2(rows, out / "figure2.png", titles)
     slugs = {ref.name: ref.slug for ref in refs}
@@ -312,7 +323,7 @@ def _write_summary(config, summary: Summary):
     counts[model] = summary.table.clean[model].count
   text = {"config": dataclasses.asdict(config), "rows_total": summary.rows_total,
           "images_per_model": counts, "warnings": summary.warnings,
-          "outputs": summary.outputs}
+          "outputs": summary.outputs, "d_plus": summary.d_plus}
   (out / "summary.json").write_text(json.dumps(text, indent=1, default=list) + "\n")
   logging.info("Done in %s: %d units run, %d rows written, %d rows stored, %d warnings. "
                "Table: %s", progress_lib.format_seconds(summary.seconds), summary.units_run,
