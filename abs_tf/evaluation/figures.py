@@ -39,14 +39,24 @@ THRESHOLD_STYLE = ":"
 
 def figure2(rows: Sequence, path, titles: Optional[Mapping[str, str]] = None,
             curves: Optional[Mapping] = None):
-  """Writes Figure 2 (one panel per metric) to `path`.
+  """Writes Figure 2 (`plot_figure2`) to `path`."""
+  fig = plot_figure2(rows, titles, curves)
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+
+
+def plot_figure2(rows: Sequence, titles: Optional[Mapping[str, str]] = None,
+                 curves: Optional[Mapping] = None) -> matplotlib.figure.Figure:
+  """Figure 2: one panel per metric (L2, L-inf, L0), accuracy against perturbation size.
 
   Args:
     rows: result rows.
-    path: the PNG to write.
     titles: model name -> column title.
     curves: the paper's curves (`paper_curves.load()`, the default), drawn dashed beside
       the models that compare with them (`ModelSpec.paper_column`).
+
+  Returns:
+    The figure (the caller saves and closes it).
   """
   curves = paper_curves.load() if curves is None else curves
   table = table_lib.build(rows, titles)
@@ -84,8 +94,7 @@ def figure2(rows: Sequence, path, titles: Optional[Mapping[str, str]] = None,
   fig.suptitle("this evaluation: solid (dash-dot for a second model of the same paper column);"
                " the paper's Figure 2: dashed; Table 1's thresholds: dotted", fontsize=9)
   fig.tight_layout(rect=(0, 0.11, 1, 1))
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+  return fig
 
 
 def _legend(fig, columns):

@@ -196,6 +196,11 @@ def load(path=None) -> Dict[Tuple[str, str], PaperCurve]:
     for title, fields in data[metric].items():
       curve = _curve(fields, metric, columns[title], title, f"{path}: {metric}/{title}")
       curves[(metric, curve.column)] = curve
+  counts = {f"{c.metric}/{c.title}": len(c.distances) for c in curves.values()}
+  if len(set(counts.values())) > 1:  # one evaluation: the same images in every curve
+    raise ValueError(f"{path}: every curve must cover the same number of images "
+                     "(len(distances) + above_last_distance), got " + ", ".join(
+                         f"{key} {count}" for key, count in counts.items()) + ".")
   return curves
 
 
