@@ -69,7 +69,7 @@ def test_smoke_run_writes_every_row_and_output(first_run):
     assert row.label == int(np.asarray(row.label))
   assert all(rows[("tiny_abs", "latent_descent", i)].distance < np.inf for i in range(3))
   for name in ("table.md", "table.csv", "figure2.png", "figure3.png", "summary.json",
-               "budgets.json"):
+               "budgets.json", "distributions.md"):
     assert (output_dir / name).stat().st_size > 0
   table_md = (output_dir / "table.md").read_text()
   assert "| Latent Descent |" in table_md and "**All L2 Attacks**" in table_md
@@ -78,7 +78,11 @@ def test_smoke_run_writes_every_row_and_output(first_run):
                   for p in (output_dir / "adversarials").rglob("*.npy"))
   assert {s.split("/")[1] for s in stored} <= {"gaussian_noise", "latent_descent"}
   assert "tiny_abs/latent_descent/0.npy" in stored
-  assert json.loads((output_dir / "summary.json").read_text())["rows_total"] == len(rows)
+  summary = json.loads((output_dir / "summary.json").read_text())
+  assert summary["rows_total"] == len(rows)
+  # D+ against the paper's Figure 2: the CNN has a paper column, the tiny ABS none.
+  assert {(c["model"], c["metric"]) for c in summary["d_plus"]["comparisons"]} == {
+      ("cnn", "l2"), ("cnn", "linf"), ("cnn", "l0")}
 
 
 def test_rerun_is_a_no_op(first_run, runner):

@@ -6,6 +6,7 @@ of the same model does not: its model fingerprint covers what it computes, not i
 graph): the shipped table must then be run again (`python -m abs_tf.evaluate`), not edited.
 """
 
+import json
 import os
 import pathlib
 import shutil
@@ -16,6 +17,7 @@ import pytest
 
 from abs_tf import registry
 from abs_tf.evaluation import driver
+from abs_tf.evaluation import paper_curves
 from abs_tf.evaluation import results
 from abs_tf.evaluation import runner as runner_lib
 from abs_tf.evaluation import table as table_lib
@@ -52,6 +54,17 @@ def test_table_is_rendered_from_the_rows(copied):
       model: CONFIG.samples for model in CONFIG.models}
 
 
+def test_d_plus_is_rendered_from_the_rows(copied):
+  """distributions.md and summary.json's d_plus: D+ against the paper's Figure 2."""
+  rows = list(results.ResultStore(copied).rows.values())
+  table = table_lib.build(rows, {name: registry.get_spec(name).title for name in CONFIG.models})
+  found = paper_curves.compare(rows)
+  assert paper_curves.to_markdown(found, table.titles) == (
+      RESULTS_DIR / driver.DISTRIBUTIONS_FILE).read_text()
+  summary = json.loads((RESULTS_DIR / "summary.json").read_text())
+  assert summary["d_plus"] == json.loads(json.dumps(paper_curves.to_json(found)))
+
+
 @pytest.mark.parametrize("name", ["figure2.png", "figure3.png"])
 def test_figures_are_committed(name):
   assert (RESULTS_DIR / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -72,5 +85,7 @@ def test_evaluate_without_flags_elsewhere_renders_the_shipped_results(tmp_path):
   stored = len((RESULTS_DIR / results.RESULTS_FILE).read_text().splitlines())
   assert f"0 units run, 0 rows written, {stored} rows stored" in result.stderr
   assert (copy / "table.md").read_text() == (RESULTS_DIR / "table.md").read_text()
+  assert (copy / driver.DISTRIBUTIONS_FILE).read_text() == (
+      RESULTS_DIR / driver.DISTRIBUTIONS_FILE).read_text()
   assert (RESULTS_DIR / "table.md").read_text() in result.stdout
   assert sorted(p.name for p in tmp_path.iterdir()) == ["abs_tf_results"]

@@ -6,8 +6,8 @@
 
 The run is resumable: the rows already in `output_dir/results.jsonl` are skipped, a chunk
 cut short by a kill is attacked again whole and only its missing rows are written, and rows
-of other budgets are refused (`results.BudgetMismatchError`). Table and figures are rendered
-from all stored rows.
+of other budgets are refused (`results.BudgetMismatchError`). Table, figures and D+ against
+the paper's Figure 2 (`paper_curves`, distributions.md) are rendered from all stored rows.
 
 References:
   Schott et al., ICLR 2019, sections 4-6, Table 1, Figures 2 and 3.
