@@ -211,14 +211,12 @@ def curve_for(model: str, metric: str,
   return curves.get((metric, column)) if column else None
 
 
-def compare(rows: Sequence, curves: Optional[Mapping] = None,
-            alpha: float = ALPHA) -> List[Comparison]:
+def compare(rows: Sequence, curves: Optional[Mapping] = None) -> List[Comparison]:
   """D+ of every model of `rows` that has a paper column, per metric it has rows of.
 
   Args:
     rows: result rows (objects with model, metric, test_index and distance).
     curves: `load()`'s result; by default the vendored curves.
-    alpha: the level of the critical values.
 
   Returns:
     Comparisons in the table's model order (`table.model_order`), then metric order.
@@ -235,7 +233,7 @@ def compare(rows: Sequence, curves: Optional[Mapping] = None,
       ours = list(best[metric][model].values())
       found.append(Comparison(model, metric, curve.column, d_plus(curve.distances, ours),
                               len(curve.distances), len(ours),
-                              critical_value(len(curve.distances), len(ours), alpha)))
+                              critical_value(len(curve.distances), len(ours))))
   return found
 
 
