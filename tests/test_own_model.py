@@ -125,6 +125,13 @@ def two_inputs(tmp_path_factory):
   return path
 
 
+def _keras_input_name(model) -> str:
+  """The input name Keras 3's `model.export()` gives `model`'s signature."""
+  name = model.inputs[0].name
+  assert re.fullmatch(r"keras_tensor(_\d+)?", name), name
+  return name
+
+
 def test_check_names_what_was_expected_and_found(two_inputs, mlp, tmp_path, test_split):
   cache, images = models_lib.ModelCache(), test_split.images[:2]
   with pytest.raises(models_lib.ModelCheckError) as error:
@@ -134,11 +141,13 @@ def test_check_names_what_was_expected_and_found(two_inputs, mlp, tmp_path, test
   assert "found inputs 'x' float32 [?, 28, 28, 1], 'y' float32 [?, 28, 28, 1]." in str(
       error.value)
   mlp.export(str(tmp_path / "keras"), verbose=False)
+  # Keras names the input keras_tensor, or keras_tensor_<n> after other models in the process.
+  keras_input = _keras_input_name(mlp)
   with pytest.raises(models_lib.ModelCheckError, match=r"expected input 'images' "
-                     r"\(--input_key\); found inputs 'keras_tensor' float32 \[\?, 28, 28, 1\]"):
+                     rf"\(--input_key\); found inputs '{keras_input}' float32 \[\?, 28, 28, 1\]"):
     models_lib.check_path_model(str(tmp_path / "keras"), cache, images, input_key="images")
   ref = models_lib.check_path_model(str(tmp_path / "keras"), models_lib.ModelCache(), images,
-                                    input_key="keras_tensor", output_key="output_0")
+                                    input_key=keras_input, output_key="output_0")
   assert ref.output_key == "output_0" and ref.fingerprint != models_lib.fingerprint(
       str(tmp_path / "keras"))
   with pytest.raises(models_lib.ModelCheckError, match=r"expected output 'scores' "
@@ -154,8 +163,8 @@ def test_keras_export_and_export_classifier_are_evaluated_from_the_command_line(
   result = _evaluate(f"--models={tmp_path / 'keras_export'},{tmp_path / 'adapted' / '1'}",
                      *SMOKE, output_dir=out)
   assert result.returncode == 0, result.stderr[-3000:]
-  assert "input 'keras_tensor' (float32 [B, 28, 28, 1]), output 'output_0' -> logits" in (
-      result.stderr)
+  assert (f"input '{_keras_input_name(mlp)}' (float32 [B, 28, 28, 1]), output 'output_0' -> "
+          "logits") in result.stderr
   assert "| | keras_export | adapted |" in result.stdout
   rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
   assert len(rows) == 2 * 2 * 2  # models x attacks x images
