@@ -11,6 +11,10 @@ SavedModel with one float input and one [B, 10] output; see `--input_key`, `--ou
 is loaded and probed on two test images first: one that does not fit exits with status 2
 and one line saying what was expected and found, before anything is written.
 
+Then it prints the plan (`abs_tf.evaluation.plan_report`): per model, the attacks that run
+(test images, rows stored already, work units left) and those that do not, with the reason;
+with --estimate_from it prints the plan with estimated times and runs nothing.
+
 Without --output_dir it writes to results/<profile>; where that does not exist in the current
 directory but the package ships it (results/standard, installed under
 <prefix>/share/abs_tf), the shipped directory is copied to ./abs_tf_results/<profile> first,
