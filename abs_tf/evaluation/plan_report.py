@@ -131,13 +131,12 @@ def describe(config, run, estimates: Optional[Mapping[tuple, float]] = None) -> 
   """
   profile = profiles.get_profile(config.profile)
   requested = None if config.attacks is None else set(config.attacks)
-  models = []
-  for ref in run.refs:
-    names = catalog.table_order(ATTACKS)
-    chosen = [a for a in names if requested is None or a in requested]
-    models.append(ModelPlan(ref, tuple(
-        describe_attack(a, ref, run, profile, config.first_index, config.samples, estimates)
-        for a in chosen), len(names) - len(chosen)))
+  names = catalog.table_order(ATTACKS)
+  chosen = [a for a in names if requested is None or a in requested]
+  models = [ModelPlan(ref, tuple(describe_attack(a, ref, run, profile, config.first_index,
+                                                 config.samples, estimates) for a in chosen),
+                      len(names) - len(chosen))
+            for ref in run.refs]
   return RunPlan(profile.name, config.first_index, config.samples, config.output_dir,
                  tuple(models))
 
