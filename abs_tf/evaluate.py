@@ -11,6 +11,10 @@ SavedModel with one float input and one [B, 10] output; see `--input_key`, `--ou
 is loaded and probed on two test images first: one that does not fit exits with status 2
 and one line saying what was expected and found, before anything is written.
 
+Then it prints the plan (`abs_tf.evaluation.plan_report`): per model, the attacks that run
+(test images, rows stored already, work units left) and those that do not, with the reason;
+with --estimate_from it prints the plan with estimated times and runs nothing.
+
 Without --output_dir it writes to results/<profile>; where that does not exist in the current
 directory but the package ships it (results/standard, installed under
 <prefix>/share/abs_tf), the shipped directory is copied to ./abs_tf_results/<profile> first,
@@ -40,6 +44,7 @@ from abs_tf import resources
 from abs_tf.evaluation import driver
 from abs_tf.evaluation import executor as executor_lib
 from abs_tf.evaluation import models as models_lib
+from abs_tf.evaluation import plan_report
 from abs_tf.evaluation import profiles
 from abs_tf.evaluation import progress
 from abs_tf.evaluation import ray_executor
@@ -82,24 +87,21 @@ flags.DEFINE_float("ray_cpus_per_worker", 1.0, "With --executor=ray: CPUs Ray re
                    "each worker (e.g. 2-4 for ABS, whose latent search uses several cores).")
 flags.DEFINE_list("merge_from", [], "Output directories of runs split across machines or "
                   "processes (e.g. by --models): their rows are added to --output_dir first.")
-flags.DEFINE_string("estimate_from", None, "Run nothing: print the estimated wall time of "
-                    "the units still to run, from the seconds per image of the rows in this "
-                    "directory's results.jsonl (e.g. a short run with --num_samples=2).")
+flags.DEFINE_string("estimate_from", None, "Run nothing: print the plan with the estimated "
+                    "wall time of the units still to run, from the seconds per image of the "
+                    "rows in this directory's results.jsonl (e.g. a short run with "
+                    "--num_samples=2).")
 
 
-def print_estimate(config, timings_dir, runner=None):
+def print_estimate(config, timings_dir, runner, model_refs=()):
+  """Prints the plan of `config` with the estimated time of each attack's units left, from
+  the seconds per image of the rows in `timings_dir`; runs nothing."""
   timing_rows = list(results.ResultStore(timings_dir).rows.values())
   if not timing_rows:
     raise ValueError(f"No result rows in {timings_dir} to estimate from.")
-  estimates = driver.estimate(config, timing_rows, runner)
-  for (model, attack), seconds in sorted(estimates.items(), key=lambda item: -item[1]):
-    print(f"{model:>20s} {attack:>20s} {progress.format_seconds(seconds):>8s}")
-  per_model = {}
-  for (model, _), seconds in estimates.items():
-    per_model[model] = per_model.get(model, 0.0) + seconds
-  for model, seconds in per_model.items():
-    print(f"{model:>20s} {'all attacks':>20s} {progress.format_seconds(seconds):>8s}")
-  print(f"{'total':>41s} {progress.format_seconds(sum(estimates.values())):>8s}")
+  run = driver.prepare(config, runner, model_refs)
+  estimates = progress.estimate(run.units, timing_rows)
+  print(plan_report.to_text(plan_report.describe(config, run, estimates)))
 
 
 def default_output_dir(profile: str) -> str:
@@ -154,7 +156,7 @@ def main(argv):
         first_index=FLAGS.first_index, num_samples=FLAGS.num_samples,
         chunk_size=FLAGS.chunk_size, recheck=FLAGS.recheck, figures=FLAGS.figures)
     if FLAGS.estimate_from:
-      print_estimate(config, FLAGS.estimate_from, runner)
+      print_estimate(config, FLAGS.estimate_from, runner, model_refs)
       return
     used = [f"--{name}" for name in ("ray_address", "ray_workers", "ray_cpus_per_worker")
             if FLAGS[name].present]
@@ -168,7 +170,7 @@ def main(argv):
       added = results.merge(source, results.ResultStore(config.output_dir))
       print(f"Merged {len(added)} rows from {source} into {config.output_dir}.")
     summary = driver.evaluate(config, EXECUTORS[FLAGS.executor](**options), runner,
-                              model_refs)
+                              model_refs, announce=lambda plan: print(plan, flush=True))
   except ValueError as error:  # bad flags, unknown names, budget mismatch: say what
     raise app.UsageError(str(error)) from error
   print(open(summary.outputs["table_md"]).read())

@@ -13,9 +13,12 @@ SMALL SETTINGS, so that the benchmark finishes in minutes on 2 cores; the figure
 which depend little on budgets once calls are batched:
 - models: the authors' CNN, and ABS on the authors' decoders with a small latent search
   (`--abs_samples`=1000 prototypes, `--abs_steps`=5 Adam steps; the paper: 10^4 and 20);
-- attacks: reduced budgets (`SMALL`, `SMALL_BY_PREFIX` below), e.g. 100 Boundary iterations
+- attacks: reduced budgets (`SMALL` below), e.g. 100 Boundary iterations
   instead of 5000, 2 BIM iterations and 2 bisection steps, one finite-difference step size
-  instead of three; `latent_descent` runs on ABS only.
+  instead of three;
+- each model gets the attacks that apply to it, as in the evaluation
+  (`abs_tf.evaluation.plan.applicable_attacks`): the real-gradient ones on the CNN,
+  `latent_descent` and the `_envelope` ones on ABS.
 Each (attack, model) is run once on 1 image first, so that graph tracing is not timed. On
 ABS the finite-difference attacks (`_ge`, 1 + 2 * 784 queries per gradient) attack
 `--abs_ge_images` (1) image: at the ~20-40 ABS queries per second seen here with other jobs
@@ -38,36 +41,41 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from abs_tf import registry
 from abs_tf import resources
 from abs_tf.attacks import ATTACKS
 from abs_tf.attacks import base
+from abs_tf.attacks import catalog
 from abs_tf.data import mnist
+from abs_tf.evaluation import models as models_lib
+from abs_tf.evaluation import plan
 from abs_tf.models import latent_search
 from abs_tf.tools import import_reference_cnn
 from abs_tf.tools import import_reference_weights
 
-# Reduced budgets per attack; the gradient attacks' by family (prefix), and names ending in
-# _ge also get one finite-difference step size instead of three (a BIM w/ GE at full budget
-# costs ~10^5 queries per sample: hours on ABS).
+# Reduced budgets by the attacks' stable names; a gradient family's (`budget_name`) covers its
+# variants, and the finite-difference ones also get one step size instead of three (a BIM
+# w/ GE at full budget costs ~10^5 queries per sample: hours on ABS).
+_SINGLE_STEP = dict(num_epsilons=100, bisection_steps=2)
+_ITERATIVE = dict(iterations=2, bisection_steps=2)
 SMALL = {
     "boundary": dict(steps=100, directions_per_call=5),
     "pointwise": dict(repetitions=1, init_repetitions=2, pixels_per_call=4),
     "gaussian_noise": dict(epsilons=100),
     "salt_and_pepper": dict(epsilons=20, repetitions=2),
     "latent_descent": dict(max_steps=200),
-}
-SMALL_BY_PREFIX = {
-    "fgsm": dict(num_epsilons=100, bisection_steps=2),
-    "fgm": dict(num_epsilons=100, bisection_steps=2),
-    "bim": dict(iterations=2, bisection_steps=2),
-    "mim": dict(iterations=2, bisection_steps=2),
+    "fgsm": _SINGLE_STEP, "fgm": _SINGLE_STEP,
+    "bim_linf": _ITERATIVE, "bim_l2": _ITERATIVE, "mim": _ITERATIVE,
 }
 FD_SMALL = dict(fd_steps=(0.1,))
-ABS_ONLY = ("latent_descent",)
+# The benchmarked models, described as the evaluation's plan sees them (which attacks apply).
+MODELS = {"cnn": models_lib.ModelRef("cnn", "CNN (authors' weights)", registry.AUTODIFF),
+          "abs": models_lib.ModelRef("abs", "ABS (authors' weights)", registry.ENVELOPE,
+                                     is_abs=True)}
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("attacks", None, "Attack names (default: all registered).")
-flags.DEFINE_list("models", ["cnn", "abs"], "Among cnn, abs.")
+flags.DEFINE_list("models", list(MODELS), f"Among {list(MODELS)}.")
 flags.DEFINE_integer("cnn_images", 20, "Test images attacked on the CNN.")
 flags.DEFINE_integer("abs_images", 4, "Test images attacked on ABS.")
 flags.DEFINE_integer("abs_ge_images", 1, "Test images the `_ge` attacks attack on ABS.")
@@ -78,9 +86,13 @@ flags.DEFINE_string("reference_dir", None, "Folder of the authors' weights (defa
                     "third_party/abs_authors).")
 
 
+def is_finite_difference(name: str) -> bool:
+  return ATTACKS[name].gradient == catalog.FINITE_DIFFERENCES
+
+
 def small_settings(name: str) -> dict:
-  settings = dict(SMALL.get(name, SMALL_BY_PREFIX.get(name.split("_")[0], {})))
-  if name.endswith("_ge"):
+  settings = dict(SMALL.get(name, SMALL.get(ATTACKS[name].budget_name, {})))
+  if is_finite_difference(name):
     settings.update(FD_SMALL)
   return settings
 
@@ -143,7 +155,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   names = FLAGS.attacks or list(ATTACKS)
-  unknown = sorted(set(names) - set(ATTACKS)) + sorted(set(FLAGS.models) - {"cnn", "abs"})
+  unknown = sorted(set(names) - set(ATTACKS)) + sorted(set(FLAGS.models) - set(MODELS))
   if unknown:
     raise app.UsageError(f"Unknown attacks or models: {unknown}.")
   test = mnist.load("test")
@@ -152,10 +164,10 @@ def main(argv):
   for model_name, model in load_models(FLAGS.models, FLAGS.reference_dir).items():
     images, labels = test.images[:counts[model_name]], test.labels[:counts[model_name]]
     base.compiled(model)(images[:2])  # trace the shared forward pass once
-    for name in names:
-      if name in ABS_ONLY and model_name != "abs":
-        continue
-      num = FLAGS.abs_ge_images if model_name == "abs" and name.endswith("_ge") else len(images)
+    applicable = plan.applicable_attacks(MODELS[model_name])
+    for name in (n for n in names if n in applicable):
+      num = (FLAGS.abs_ge_images if model_name == "abs" and is_finite_difference(name)
+             else len(images))
       start = time.perf_counter()
       try:
         row = benchmark(name, model_name, model, images[:num], labels[:num])

@@ -49,7 +49,7 @@ from scripts import table1_cnn  # pylint: disable=g-import-not-at-top
 PAPER_CNN = table1_cnn.PAPER_CNN
 THRESHOLDS = table1_cnn.THRESHOLDS
 DECISION = table1_cnn.DECISION
-TRANSFER = ("transfer_l2", "transfer_linf")
+TRANSFER = table1_cnn.TRANSFER
 # Why a row misses the paper, where that is known.
 NOTES = {
     "fgsm": "Foolbox 1.3's FGSM, ported (abs_tf/tools/foolbox13_gradient.py), finds the same "

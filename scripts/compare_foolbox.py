@@ -32,6 +32,8 @@ References:
 """
 
 import dataclasses
+import pathlib
+import sys
 import time
 
 from absl import app
@@ -39,8 +41,10 @@ from absl import flags
 import numpy as np
 
 from abs_tf import registry
-from abs_tf.attacks import base
-from abs_tf.attacks import gradient_attacks
+from abs_tf.attacks import ATTACKS
+from abs_tf.attacks import catalog
+from abs_tf.attacks import fmn
+from abs_tf.attacks import hop_skip_jump
 from abs_tf.data import mnist
 from abs_tf.tools import foolbox13_gradient
 from abs_tf.tools import foolbox_decision
@@ -48,17 +52,23 @@ from abs_tf.tools import foolbox_fmn
 from abs_tf.tools import foolbox_reference
 from abs_tf.tools import import_reference_cnn
 
-# name -> (this project's attack, Foolbox's, allowed relative difference of the medians)
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run from anywhere
+from scripts import table1_cnn  # pylint: disable=g-import-not-at-top
+
+# Each table is keyed by this project's stable attack names (`abs_tf.attacks.ATTACKS`, which
+# builds our side); the paper's medians come from Table 1's transcription (table1_cnn).
+
+# name -> (Foolbox's attack under the same epsilon search, allowed relative difference of
+# the medians).
 COMPARISONS = {
-    "bim_linf": (gradient_attacks.BIMLinf, foolbox_reference.FoolboxLinfBIM, 0.05),
-    "fgsm": (gradient_attacks.FGSM, foolbox_reference.FoolboxFGSM, 0.05),
+    "bim_linf": (foolbox_reference.FoolboxLinfBIM, 0.05),
+    "fgsm": (foolbox_reference.FoolboxFGSM, 0.05),
 }
 
-# name -> (this project's attack, the Foolbox 1.3 port, its grid step in the metric, the
-# paper's median on the CNN, Table 1).
+# name -> (the Foolbox 1.3 port, its grid step in the metric).
 FOOLBOX13 = {
-    "fgsm": (gradient_attacks.FGSM, foolbox13_gradient.Foolbox13FGSM, 1e-3, 0.10),
-    "fgm": (gradient_attacks.FGM, foolbox13_gradient.Foolbox13FGM, 28e-3, 1.4),
+    "fgsm": (foolbox13_gradient.Foolbox13FGSM, 1e-3),
+    "fgm": (foolbox13_gradient.Foolbox13FGM, 28e-3),
 }
 
 # Decision-based comparisons at equal query budgets: name -> function returning a
@@ -69,46 +79,43 @@ DECISION_COMPARISONS = {
     "pointwise": foolbox_decision.compare_pointwise,
 }
 
-# The attacks beyond the paper at equal budgets: name -> function returning a
-# foolbox_decision.Comparison.
-QUERY_COMPARISONS = {
-    "hop_skip_jump_l2": lambda model, images, labels: foolbox_decision.compare_hop_skip_jump(
-        model, images, labels, base.L2, FLAGS.hop_skip_jump_foolbox_steps),
-    "hop_skip_jump_linf": lambda model, images, labels: foolbox_decision.compare_hop_skip_jump(
-        model, images, labels, base.LINF, FLAGS.hop_skip_jump_foolbox_steps),
-    "fmn_l0": lambda model, images, labels: foolbox_fmn.compare_fmn(
-        model, images, labels, base.L0, FLAGS.fmn_steps),
-    "fmn_l2": lambda model, images, labels: foolbox_fmn.compare_fmn(
-        model, images, labels, base.L2, FLAGS.fmn_steps),
-    "fmn_linf": lambda model, images, labels: foolbox_fmn.compare_fmn(
-        model, images, labels, base.LINF, FLAGS.fmn_steps),
+# The attacks beyond the paper at equal budgets, by family: every registered attack of a
+# family is compared in its own metric (the catalogue's).
+QUERY_FAMILIES = {
+    hop_skip_jump.HopSkipJump: lambda model, images, labels, metric: (
+        foolbox_decision.compare_hop_skip_jump(model, images, labels, metric,
+                                               FLAGS.hop_skip_jump_foolbox_steps)),
+    fmn.FastMinimumNorm: lambda model, images, labels, metric: foolbox_fmn.compare_fmn(
+        model, images, labels, metric, FLAGS.fmn_steps),
 }
+# name -> its family's comparison, in Table 1's order.
+QUERY_COMPARISONS = {name: compare for name in catalog.table_order(ATTACKS)
+                     for family, compare in QUERY_FAMILIES.items()
+                     if isinstance(ATTACKS[name].factory, type)
+                     and issubclass(ATTACKS[name].factory, family)}
 QUERY_TOLERANCE = 0.05
 
 FLAGS = flags.FLAGS
+# The flags naming attacks -> the attacks each may name.
+ATTACK_FLAGS = {"foolbox13_attacks": FOOLBOX13, "attacks": COMPARISONS,
+                "decision_attacks": DECISION_COMPARISONS, "query_attacks": QUERY_COMPARISONS}
 
 
 def define_flags():
   """Defines the command line's flags: only when run as a script, so that tests can import
   this module beside other scripts with flags of the same names."""
-  flags.DEFINE_integer("num_images", 100, "First test images attacked.")
-  flags.DEFINE_list("foolbox13_attacks", list(FOOLBOX13), f"Among {sorted(FOOLBOX13)}.")
+  table1_cnn.define_authors_cnn_flags()
   flags.DEFINE_bool("per_sample", False, "List both distances of every sample (Foolbox 1.3).")
   flags.DEFINE_integer("block_size", 100, "Images per block for the blocks' medians.")
-  flags.DEFINE_list("attacks", list(COMPARISONS), f"Among {sorted(COMPARISONS)}.")
-  flags.DEFINE_list("decision_attacks", list(DECISION_COMPARISONS),
-                    f"Among {sorted(DECISION_COMPARISONS)}.")
+  for flag, choices in ATTACK_FLAGS.items():
+    flags.DEFINE_list(flag, list(choices), f"Among {list(choices)}.")
   flags.DEFINE_integer("boundary_foolbox_steps", 5000, "Foolbox Boundary steps; this project's "
                        "Boundary attack gets the queries they take.")
-  flags.DEFINE_list("query_attacks", list(QUERY_COMPARISONS),
-                    f"Among {sorted(QUERY_COMPARISONS)}.")
   flags.DEFINE_integer("hop_skip_jump_foolbox_steps", 10, "Foolbox HopSkipJump iterations; "
                        "this project's gets the queries they take.")
   flags.DEFINE_integer("fmn_steps", 100, "FMN steps, both sides.")
   flags.DEFINE_string("model", None, "Registry name or SavedModel path; default: the authors' "
                       "CNN imported from --weights.")
-  flags.DEFINE_string("weights", None, "The authors' cnn_official_weights.npz (default: "
-                      "their file in third_party/abs_authors).")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,10 +150,11 @@ class PortComparison:
 
 def compare_foolbox13(model, images, labels, name, **port_kwargs) -> PortComparison:
   """Runs `name` (default settings) and its Foolbox 1.3 port (`port_kwargs`) on a batch."""
-  ours_cls, port_cls, grid, paper = FOOLBOX13[name]
-  ours = ours_cls()(model, images, labels)
+  port_cls, grid = FOOLBOX13[name]
+  ours = ATTACKS[name]()(model, images, labels)
   port = port_cls(**port_kwargs)(model, images, labels)
-  return PortComparison(name, ours.distances, port.distances, grid, paper)
+  paper_median, _ = table1_cnn.PAPER_CNN[name]
+  return PortComparison(name, ours.distances, port.distances, grid, paper_median)
 
 
 def print_foolbox13(comparison: PortComparison, block_size: int, per_sample: bool):
@@ -169,7 +177,13 @@ def print_foolbox13(comparison: PortComparison, block_size: int, per_sample: boo
 
 
 def main(argv):
-  del argv
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  for flag, choices in ATTACK_FLAGS.items():
+    unknown = sorted(set(FLAGS[flag].value) - set(choices))
+    if unknown:
+      raise app.UsageError(f"--{flag}: unknown {unknown}; expected names among "
+                           f"{list(choices)}.")
   split = mnist.load("test").take(0, FLAGS.num_images)
   model = (registry.load_model(FLAGS.model) if FLAGS.model else
            import_reference_cnn.import_reference_cnn(FLAGS.weights))
@@ -185,9 +199,9 @@ def main(argv):
   print(f"{'attack':<10}{'ours':>9}{'foolbox':>9}{'ratio':>8}  within{'q ours':>9}"
         f"{'q fb':>8}{'s ours':>8}{'s fb':>8}")
   for name in FLAGS.attacks:
-    ours_cls, theirs_cls, tolerance = COMPARISONS[name]
+    theirs_cls, tolerance = COMPARISONS[name]
     results = []
-    for cls in (ours_cls, theirs_cls):
+    for cls in (ATTACKS[name], theirs_cls):
       start = time.perf_counter()
       results.append((cls()(model, split.images, split.labels), time.perf_counter() - start))
     (ours, t_ours), (theirs, t_theirs) = results
@@ -205,7 +219,8 @@ def main(argv):
           f"{theirs.queries.mean():>8.1f}{ours.seconds:>8.1f}{theirs.seconds:>8.1f}",
           flush=True)
   for name in FLAGS.query_attacks:
-    comparison = QUERY_COMPARISONS[name](model, split.images, split.labels)
+    comparison = QUERY_COMPARISONS[name](model, split.images, split.labels,
+                                         ATTACKS[name].metric)
     ours, theirs = comparison.ours, comparison.theirs
     m_ours, m_theirs = comparison.medians()
     within = m_ours <= (1 + QUERY_TOLERANCE) * m_theirs

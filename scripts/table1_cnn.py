@@ -7,32 +7,48 @@ the paper's thresholds, in Table 1's row order (L2, L-infinity, L0 attacks).
 
 from absl import flags
 
+from abs_tf.attacks import ATTACKS
+from abs_tf.attacks import catalog
 from abs_tf.evaluation import paper_table
 from abs_tf.evaluation import table
 
-# The attacks calibrated on the authors' CNN: every real-gradient, transfer and
-# decision-based row (the `_ge` and "all" rows are not calibrated).
-_CALIBRATED = ("transfer_l2", "gaussian_noise", "boundary", "fgm", "bim_l2", "transfer_linf",
-               "fgsm", "bim_linf", "mim", "salt_and_pepper", "pointwise")
-# attack -> (median distance, accuracy under THRESHOLDS[metric]).
-PAPER_CNN = {name: paper_table.PAPER_TABLE[name]["cnn"] for name in _CALIBRATED}
+
+def _calibrated(entry: catalog.AttackEntry) -> bool:
+  """The paper's rows that the calibration runs on the authors' CNN: decision-based,
+  transfer and real-gradient ones (not the `_ge` rows, nor the ABS-only ones)."""
+  return entry.paper_row and (entry.kind in (catalog.DECISION, catalog.TRANSFER) or
+                              entry.gradient == catalog.AUTODIFF)
+
+
+# The calibrated attacks in Table 1's order -> the paper's (median distance, accuracy under
+# THRESHOLDS[metric]) on the CNN.
+PAPER_CNN = {name: paper_table.PAPER_TABLE[name]["cnn"]
+             for name in catalog.table_order(n for n, e in ATTACKS.items() if _calibrated(e))}
 # The paper's thresholds for "accuracy under bounded perturbations" (section 5).
 THRESHOLDS = table.THRESHOLDS
-# The decision-based attacks (scripts/calibrate_cnn_decision.py).
-DECISION = ("boundary", "pointwise", "salt_and_pepper", "gaussian_noise")
+# The decision-based ones (scripts/calibrate_cnn_decision.py) and the transfer ones.
+DECISION = tuple(n for n in PAPER_CNN if ATTACKS[n].kind == catalog.DECISION)
+TRANSFER = tuple(n for n in PAPER_CNN if ATTACKS[n].kind == catalog.TRANSFER)
+
+
+def define_authors_cnn_flags():
+  """The flags of the scripts that attack the authors' CNN: which test images, which
+  weights. Call it only when run as a script (tests import several of them, whose flags
+  would clash)."""
+  flags.DEFINE_integer("num_images", 100, "First test images attacked.")
+  flags.DEFINE_string("weights", None, "The authors' cnn_official_weights.npz (default: "
+                      "their file in third_party/abs_authors).")
 
 
 def define_common_flags(attacks, output_help: str):
-  """The flags the calibration scripts share: call it from their `define_flags`, only when
-  run as a script (tests import several of them, whose flags would clash).
+  """The flags the calibration scripts share (`define_authors_cnn_flags` and these): call it
+  from their `define_flags`, only when run as a script.
 
   Args:
     attacks: the attack names the script can run (--attacks defaults to all of them).
     output_help: what the script's --output file holds.
   """
-  flags.DEFINE_integer("num_images", 100, "First test images attacked.")
+  define_authors_cnn_flags()
   flags.DEFINE_list("attacks", list(attacks), f"Rows among {list(attacks)}.")
-  flags.DEFINE_string("weights", None, "The authors' cnn_official_weights.npz (default: "
-                      "their file in third_party/abs_authors).")
   flags.DEFINE_float("tolerance", 0.10, "Relative tolerance around the paper's medians.")
   flags.DEFINE_string("output", None, output_help)

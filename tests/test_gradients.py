@@ -36,12 +36,6 @@ def _cosine(a, b):
   return np.sum(a * b, 1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
 
 
-@pytest.fixture(scope="module")
-def reference_cnn(reference_dir):
-  return import_reference_cnn.import_reference_cnn(
-      str(reference_dir / "cnn_official_weights.npz"))
-
-
 def test_finite_differences_match_the_tape_on_a_quadratic():
   logits = _quadratic()
   rng = np.random.default_rng(1)

@@ -30,6 +30,9 @@ SMOKE = ["--profile=smoke", "--attacks=boundary,fgsm", "--num_samples=2", "--fig
 
 
 def _mlp(inputs=(28, 28, 1), activation=None):
+  # Keras numbers the default names of inputs per process ('keras_tensor', then
+  # 'keras_tensor_1', ...); start afresh, so that the input is 'keras_tensor' after other tests.
+  keras.backend.clear_session()
   keras.utils.set_random_seed(0)
   layers = [keras.Input(inputs)] + ([keras.layers.Flatten()] if len(inputs) > 1 else [])
   return keras.Sequential(layers + [keras.layers.Dense(32, activation="relu"),

@@ -17,7 +17,7 @@ import dataclasses
 import json
 import pathlib
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from absl import logging
 
@@ -27,6 +27,7 @@ from abs_tf.evaluation import figures
 from abs_tf.evaluation import models as models_lib
 from abs_tf.evaluation import paper_curves
 from abs_tf.evaluation import plan
+from abs_tf.evaluation import plan_report
 from abs_tf.evaluation import profiles
 from abs_tf.evaluation import progress as progress_lib
 from abs_tf.evaluation import results
@@ -162,19 +163,15 @@ def estimate(config: EvaluationConfig, timing_rows: Sequence,
       run of the same profile); see `progress.Progress.per_image` for the fallbacks.
     runner: supplies the test labels and the model cache.
   """
-  run = prepare(config, runner or runner_lib.UnitRunner())
-  tracker = progress_lib.Progress([], timing_rows)
-  found: Dict[tuple, float] = {}
-  for unit in run.units:
-    key = (unit.model.name, unit.attack)
-    found[key] = found.get(key, 0.0) + tracker.per_image(*key) * (unit.stop - unit.start)
-  return found
+  return progress_lib.estimate(prepare(config, runner or runner_lib.UnitRunner()).units,
+                               timing_rows)
 
 
 def evaluate(config: EvaluationConfig,
              executor: Optional[executor_lib.Executor] = None,
              runner: Optional[runner_lib.UnitRunner] = None,
-             model_refs: Sequence[models_lib.ModelRef] = ()) -> Summary:
+             model_refs: Sequence[models_lib.ModelRef] = (),
+             announce: Optional[Callable[[str], None]] = None) -> Summary:
   """Runs (or resumes) an evaluation and renders its outputs.
 
   Args:
@@ -184,6 +181,8 @@ def evaluate(config: EvaluationConfig,
       recheck and the gradient check); holds the model cache.
     model_refs: descriptions of models to use instead of `models.describe` (e.g. a model
       put into the runner's cache under its name).
+    announce: called with the plan's text (`plan_report`) before anything runs; by default
+      the plan is logged.
 
   Raises:
     ValueError: unknown models or attacks, attacks that apply to no model.
@@ -197,6 +196,7 @@ def evaluate(config: EvaluationConfig,
   refs, store, units, keep, planned = run.refs, run.store, run.units, run.keep, run.planned
   logging.info("%d work units to run (%d rows stored) in %s.", len(units), len(store.rows),
                store.path)
+  _announce_plan(config, run, announce)
   warnings = _gradient_warnings(refs, runner, config.first_index, units)
   adversarials = results.AdversarialStore(config.output_dir)
   progress = progress_lib.Progress(units, list(store.rows.values()))
@@ -221,6 +221,15 @@ def evaluate(config: EvaluationConfig,
                     table, outputs, paper_curves.to_json(comparisons))
   _write_summary(config, summary)
   return summary
+
+
+def _announce_plan(config, run, announce):
+  """The plan's text (`plan_report`) to `announce`, or to the log."""
+  text = plan_report.to_text(plan_report.describe(config, run))
+  if announce is None:
+    logging.info("%s", text)
+  else:
+    announce(text)
 
 
 def _gradient_warnings(refs, runner, first_index, units) -> List[str]:

@@ -56,6 +56,12 @@ class ModelRef:
     return given_keys(self.input_key, self.output_key)
 
   @property
+  def abilities(self) -> str:
+    """What attacks can use of it, in words, e.g. "autodiff gradients, binarised"."""
+    parts = [f"{self.gradient} gradients" if self.gradient else "no gradients"]
+    return ", ".join(parts + ["binarised"] * self.binarized + ["ABS"] * self.is_abs)
+
+  @property
   def slug(self) -> str:
     """A file-name-safe form of `name`."""
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in self.name).strip("_")
@@ -186,10 +192,7 @@ def check_path_model(name: str, cache: ModelCache, images, input_key: Optional[s
   logging.info("%s: %s", name, mapping.describe() if mapping else
                f"this project's model (assets/{saved_model_lib.MODEL_JSON}), run in memory")
   ref = describe(name, cache, input_key, output_key)
-  logging.info("%s: %s, %s%s", name,
-               f"gradients by {ref.gradient}" if ref.gradient else "no gradients (output-"
-               "only and estimated-gradient attacks)", "binarised" if ref.binarized else
-               "not binarised", ", ABS" if ref.is_abs else "")
+  logging.info("%s: %s", name, ref.abilities)
   return ref
 
 

@@ -57,6 +57,28 @@ def applicable_attacks(model: models_lib.ModelRef) -> List[str]:
                              if entry.requires in offered)
 
 
+def unmet_requirement(attack: str, model: models_lib.ModelRef) -> Optional[str]:
+  """Why `attack` does not apply to `model` (what the attack requires that the model does
+  not offer), or None if it applies."""
+  requires = ATTACKS[attack].requires
+  if requires in offers(model):
+    return None
+  if requires == catalog.LATENT_INFERENCE:
+    return "not an ABS model"
+  if model.gradient is None:
+    return "no gradients, a GradientTape cannot differentiate the model"
+  return (f"needs autodiff or straight-through gradients, the model has {model.gradient} "
+          "gradients")
+
+
+def variants_for(attack: str, model: models_lib.ModelRef) -> List[str]:
+  """The other variants of `attack`'s family (`AttackEntry.budget_name`: real, estimated or
+  envelope gradients) that apply to `model`."""
+  family = ATTACKS[attack].budget_name
+  return [a for a in applicable_attacks(model)
+          if a != attack and ATTACKS[a].budget_name == family]
+
+
 def differentiates_model(attack: str) -> bool:
   """Whether `attack` uses the model's own gradient (autodiff or ABS's envelope gradient)."""
   return ATTACKS[attack].gradient in (catalog.AUTODIFF, catalog.ENVELOPE)
@@ -83,11 +105,11 @@ def select_attacks(models: Sequence[models_lib.ModelRef],
                             else [a for a in applicable if a in set(requested)])
   for name in requested or ():
     if not any(name in attacks for attacks in selected.values()):
-      raise ValueError(
-          f"Attack {name!r} applies to none of the models {[m.name for m in models]} "
-          f"(latent_descent and *_envelope need an ABS model; fgsm, fgm, bim_*, mim need "
-          "real gradients, use the *_ge variants on the others; fmn_* need the model's gradients of any "
-          "kind).")
+      reasons = "; ".join(
+          f"{m.name}: {unmet_requirement(name, m)}" +
+          (f", use {' or '.join(variants_for(name, m))}" if variants_for(name, m) else "")
+          for m in models)
+      raise ValueError(f"Attack {name!r} applies to none of the models ({reasons}).")
   return selected
 
 

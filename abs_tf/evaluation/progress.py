@@ -19,6 +19,17 @@ def format_seconds(seconds: float) -> str:
   return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
 
 
+def estimate(units: Sequence, timing_rows: Sequence) -> Dict[Tuple[str, str], float]:
+  """Estimated seconds per (model, attack) of `units` (`plan.WorkUnit`s): their images times
+  the seconds per image of `timing_rows` (result rows; `Progress.per_image`)."""
+  tracker = Progress([], timing_rows)
+  found: Dict[Tuple[str, str], float] = {}
+  for unit in units:
+    key = (unit.model.name, unit.attack)
+    found[key] = found.get(key, 0.0) + tracker.per_image(*key) * (unit.stop - unit.start)
+  return found
+
+
 class Progress:
   """Logs one line per finished unit with the estimated time left."""
 

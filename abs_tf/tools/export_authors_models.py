@@ -38,7 +38,9 @@ from abs_tf.models import latent_search
 from abs_tf.tools import import_reference_cnn
 from abs_tf.tools import import_reference_weights
 
-AUTHORS_MODELS = ("abs_authors", "binary_abs_authors", "cnn_authors")
+# The registry's models made from the authors' files.
+AUTHORS_MODELS = tuple(name for name, spec in registry.MODELS.items()
+                       if spec.made_by == registry.AUTHORS_WEIGHTS)
 
 
 def build(name: str) -> classifier.Classifier:

@@ -192,7 +192,7 @@ def compare_boundary(model, images, labels, foolbox_steps: int, seed: int = 0,
                   seed=seed)
   settings.update(boundary_kwargs)
   ours = boundary.BoundaryAttack(**settings)(model, images, labels)
-  return Comparison("boundary", ours, theirs)
+  return Comparison(ours.attack, ours, theirs)
 
 
 def compare_pointwise(model, images, labels, seed: int = 0, foolbox_init_steps: int = 1000,
@@ -211,7 +211,7 @@ def compare_pointwise(model, images, labels, seed: int = 0, foolbox_init_steps: 
                   seed=seed)
   settings.update(pointwise_kwargs)
   ours = pointwise.PointwiseAttack(**settings)(model, images, labels)
-  return Comparison("pointwise", ours, theirs)
+  return Comparison(ours.attack, ours, theirs)
 
 
 def compare_hop_skip_jump(model, images, labels, metric: str, foolbox_steps: int,

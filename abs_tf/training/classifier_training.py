@@ -107,7 +107,8 @@ class AdversarialConfig:
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-  """Settings of a training run.
+  """Settings of a classifier's training run (ABS's VAEs have their own,
+  `vae_training.TrainConfig`: the fields they share by name differ in meaning and default).
 
   Attributes:
     epochs: passes over the training set (plain training); must be None with `adversarial`,

@@ -30,7 +30,9 @@ NUM_CLASSES = 10
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-  """Settings of a VAE training run.
+  """Settings of a VAE training run (the classifiers' are `classifier_training.TrainConfig`:
+  there a batch is of all classes, an epoch a pass over all training images, the learning
+  rate follows a cosine, and adversarial stages may set the length).
 
   Attributes:
     epochs: passes over the largest class's images.
