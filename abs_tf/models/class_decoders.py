@@ -195,6 +195,9 @@ class ClassDecoders:
                   for class_layers in self.layers}
     if len(structures) != 1:
       raise ValueError(f"All classes' decoders must have the same layers, got {structures}.")
+    # The first layer reads z, a 1 x 1 input: a matrix product on every path.
+    self.first = phase_conv.PixelConvs.of([l[0].kernel for l in self.layers],
+                                          [l[0].bias for l in self.layers])
 
   @classmethod
   def fold(cls, decoders: Sequence[vae_lib.Decoder]) -> "ClassDecoders":
@@ -210,11 +213,13 @@ class ClassDecoders:
             "sigmoid" if i == len(self.layers[0]) - 1 else "linear")
 
   def _forward(self, z):
-    """z [C, B, L] -> (per class: mean [B, 784]; per layer: per class, the layer's input)."""
+    """z [C, B, L] -> (per class: mean [B, 784]; per layer: per class, the layer's input,
+    None for the first layer's, z)."""
     batch = tf.shape(z)[1]
-    hs = [tf.reshape(z[c], [batch, 1, 1, -1]) for c in range(self.num_classes)]
-    inputs = []
+    hs, inputs = self.first(z, self._activation(0)), [None]
     for i, layer in enumerate(zip(*self.layers)):  # layer i of every class
+      if i == 0:
+        continue
       inputs.append(hs)
       if layer[0].stride == 1:
         hs = _stride_one_transposed_convs(hs, [l.kernel for l in layer],
@@ -235,13 +240,9 @@ class ClassDecoders:
       Functions: the first takes z float32 [C, B, L], each next the previous's output (per
       class, float32 [B, H, W, channels]); the last returns the means, float32 [C, B, 784].
     """
-    steps = []
+    steps = [functools.partial(self.first, activation=self._activation(0))]
     for i, layer in enumerate(zip(*self.layers)):  # layer i of every class
-      if i == 0:  # on z, a 1 x 1 input
-        steps.append(functools.partial(
-            phase_conv.dense_transposed_conv, kernels=[l.kernel for l in layer],
-            biases=[l.bias for l in layer], activation=self._activation(i)))
-      else:
+      if i > 0:
         convs = _strided_transposed_convs if layer[0].stride > 1 else _output_phase_convs
         steps.append(functools.partial(convs, layer=layer, activation=self._activation(i)))
     steps[-1] = functools.partial(_means, steps[-1])
@@ -253,9 +254,9 @@ class ClassDecoders:
     gs = [tf.reshape(grad[c], shape) for c in range(self.num_classes)]
     means = [tf.reshape(mean, shape) for mean in means]
     depth = len(self.layers[0])
-    for i in reversed(range(depth)):
+    for i in reversed(range(1, depth)):
       layer, last = [layers[i] for layers in self.layers], i == depth - 1
-      elu_inputs = inputs[i] if i > 0 and self.layers[0][i - 1].elu else None
+      elu_inputs = inputs[i] if self.layers[0][i - 1].elu else None
       if layer[0].stride == 1:
         gs = _stride_one_vjps(gs, [l.kernel for l in layer], means if last else None,
                               elu_inputs)
@@ -267,7 +268,7 @@ class ClassDecoders:
       gs = [tf.nn.conv2d(g, l.kernel, l.stride, "VALID") for g, l in zip(gs, layer)]
       if elu_inputs is not None:
         gs = [tf.raw_ops.EluGrad(gradients=g, outputs=e) for g, e in zip(gs, elu_inputs)]
-    return tf.reshape(tf.stack(gs), tf.shape(z))
+    return self.first.vjp(gs)
 
   def mean(self, z, compiled=True):
     """Decoder means.
