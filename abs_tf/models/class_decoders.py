@@ -1,7 +1,7 @@
 """The ten class decoders of ABS as one computation, with their derivative in z by hand.
 
 ABS's latent search evaluates every class's decoder mean mu_c(z) = sigmoid(g_c(z)) and the
-derivative of a loss on it with respect to z, thousands of times per image. Four things make
+derivative of a loss on it with respect to z, thousands of times per image. Five things make
 that cheaper than calling ten Keras decoders under a GradientTape, without changing what is
 computed:
 
@@ -13,18 +13,22 @@ computed:
    sigmoid' = mu (1 - mu). Nothing is recorded for weight gradients, which the search never
    needs, and no tape bookkeeping runs in the loop.
 3. Classes are the leading axis ([10, B, ...]), so each class reads a contiguous slice.
-4. The stride-1 layers (the first, 1x1 -> 4x4, and the last, 16 -> 1 channels), where oneDNN's
-   deconvolution ran at ~5 GFLOP/s, are a matrix product and shifted sums compiled by XLA
-   together with their activations, every class in one call; so are their adjoints.
+4. The first layer reads z, a 1 x 1 input: it is one matrix product batched over the classes
+   (`phase_conv.PixelConvs`), and so is its adjoint, on every path.
+5. The last layer (stride 1, 16 -> 1 channels), where oneDNN's deconvolution ran at
+   ~5 GFLOP/s, is a matrix product and shifted sums compiled by XLA together with its
+   sigmoid, every class in one call; so is its adjoint. These two XLA computations are all
+   that a served ABS compiles per batch size: its first call compiled four until the first
+   layer left XLA (4.7 s of CPU time then, 1.5 s now, on 2 cores with other jobs running;
+   benchmarks/serving.py measures the first call).
 
 The stride-2 convolutions stay TensorFlow's own (oneDNN on x86): on 2 cores they ran at
 ~50-90 % of the speed of a large matrix product, where XLA's convolutions ran at ~10-35 % and
 an im2col matrix product at ~10 %.
 
 Without XLA (`mean(z, compiled=False)`: ABS's one-off decoding of its 10 x 10^4 prototypes,
-which a compilation per process would not repay), the first layer is one matrix product
-batched over the classes and the last one convolution over its output's phases
-(`phase_conv.py`).
+which a compilation per process would not repay), the last layer is one convolution over its
+output's phases (`phase_conv.py`).
 
 References:
   Schott et al., ICLR 2019, section 3 (the decoder) and appendix A (architecture).
@@ -95,9 +99,9 @@ def _stride_one_transposed_conv(h, kernel, bias, activation: str):
   """A stride-1 "valid" transposed convolution as one matrix product and shifted sums.
 
   out[i + a, j + b] = act(sum_c h[i, j, c] kernel[a, b, :, c] + bias). oneDNN's deconvolution
-  is slow for the decoders' first layer (1x1 input) and last (16 -> 1 channels), ~5 GFLOP/s;
-  this form, fused by XLA with the bias and activation, ran 3-4x faster. Laid out
-  channels-last, so that XLA fuses the shifted slices into the sum.
+  is slow for the decoders' last layer (16 -> 1 channels), ~5 GFLOP/s; this form, fused by
+  XLA with the bias and activation, ran 3-4x faster. Laid out channels-last, so that XLA
+  fuses the shifted slices into the sum.
 
   Args:
     h: float32 [B, H, W, in].

@@ -7,7 +7,8 @@ benchmarks/prototype_decoding.py):
 
 - The first layer (a 1 x 1 input, 8 -> 32 channels, 4 x 4): y[a, b, o] = sum_c z[c] k[a, b, o, c]
   is a matrix product, here one batched over the classes: 5 ms a chunk, where 16 products
-  placed by shifted sums took 36-43.
+  placed by shifted sums took 36-43. The latent search uses it too (`PixelConvs`, with its
+  adjoint), in place of an XLA computation that each batch size compiled anew.
 - The last layer (16 -> 1 channel, 4 x 4): oneDNN's deconvolution ran at ~5 GFLOP/s, and a
   matrix product with 16 shifted sums spent its time copying (72-74 ms a chunk). oneDNN's
   ordinary convolution is fast when it has >= 16 output channels to vectorise over (64 -> 4
