@@ -30,15 +30,22 @@ def test_output_phase_conv_is_the_transposed_convolution(size, kh, cin, out, act
   assert phase_conv.output_phases(out)**2 * out >= phase_conv.LANES
 
 
-def test_dense_transposed_conv_is_the_transposed_convolution_of_a_pixel():
+def test_pixel_convs_are_the_transposed_convolutions_of_a_pixel_and_their_vjp():
   rng = np.random.default_rng(0)
-  z = rng.normal(size=(2, 5, 8)).astype(np.float32)
+  z = tf.constant(rng.normal(size=(2, 5, 8)).astype(np.float32))
   kernels = [rng.normal(size=(4, 4, 6, 8)).astype(np.float32) for _ in range(2)]
   biases = [rng.normal(size=6).astype(np.float32) for _ in range(2)]
-  got = phase_conv.dense_transposed_conv(z, kernels, biases, "elu")
+  convs = phase_conv.PixelConvs.of(kernels, biases)
+  got = convs(z, "elu")
   for c in range(2):
-    expected = _expected(z[c].reshape(5, 1, 1, 8), kernels[c], biases[c], "elu")
+    expected = _expected(z[c].numpy().reshape(5, 1, 1, 8), kernels[c], biases[c], "elu")
     np.testing.assert_allclose(got[c].numpy(), expected, rtol=1e-5, atol=1e-6)
+  cotangents = [tf.constant(rng.normal(size=(5, 4, 4, 6)).astype(np.float32)) for _ in range(2)]
+  with tf.GradientTape() as tape:
+    tape.watch(z)
+    linear = convs(z, "linear")
+  expected = tape.gradient(linear, z, output_gradients=cotangents).numpy()
+  np.testing.assert_allclose(convs.vjp(cotangents).numpy(), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_output_phase_conv_refuses_a_rectangular_kernel():

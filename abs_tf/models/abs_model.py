@@ -130,10 +130,9 @@ class ABS(classifier.Classifier):
     """Drops the decoded prototypes; the next call decodes them again."""
     self._prototypes.reset()
 
-  def _decode_latents(self):
+  def _decode_latents(self, decoders: class_decoders.ClassDecoders):
     """Rows of the prototype search for every latent and class, [N * 10, 785] (see
     `latent_search.prototype_rows`), decoded in chunks of DECODE_CHUNK latents."""
-    decoders = self.folded_decoders()
     num = tf.shape(self.latents)[0]
     count = (num + DECODE_CHUNK - 1) // DECODE_CHUNK
     pieces = tf.TensorArray(tf.float32, size=count, infer_shape=False)
@@ -144,9 +143,15 @@ class ABS(classifier.Classifier):
           tf.transpose(means, [1, 0, 2]), z, self.config.search.beta))
     return pieces.concat()
 
-  def prototype_rows(self):
-    """[N * 10, 785] rows of the prototype search, decoded once (see cache.py)."""
-    return self._prototypes.get(self._decode_latents)
+  def prototype_rows(self, decoders: Optional[class_decoders.ClassDecoders] = None):
+    """[N * 10, 785] rows of the prototype search, decoded once (see cache.py).
+
+    Args:
+      decoders: `folded_decoders()` of this graph, if already built (the latent search
+        shares them); by default built here.
+    """
+    return self._prototypes.get(
+        lambda: self._decode_latents(decoders or self.folded_decoders()))
 
   def preprocess(self, images):
     """Binarises (straight-through) if configured; flattens to [B, 784]."""
@@ -173,10 +178,11 @@ class ABS(classifier.Classifier):
     x = self.preprocess(images)
     batch = tf.shape(x)[0]
     x_search = pad_batch(tf.stop_gradient(x), bucket_size(batch))
-    z0 = latent_search.prototype_search(x_search, self.prototype_rows(), self.latents)
+    decoders = self.folded_decoders()
+    z0 = latent_search.prototype_search(x_search, self.prototype_rows(decoders), self.latents)
     # The search runs class-major ([10, B, ...]): each class's decoder reads one slice.
     _, z, means = latent_search.refine(x_search[None], tf.transpose(z0, [1, 0, 2]),
-                                       self.folded_decoders(), self.config.search)
+                                       decoders, self.config.search)
     z = tf.stop_gradient(tf.transpose(z, [1, 0, 2])[:batch])
     means = tf.stop_gradient(tf.transpose(means, [1, 0, 2])[:batch])
     losses = latent_search.squared_error_loss(x[:, None, :], means, z,

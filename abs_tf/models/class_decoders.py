@@ -1,7 +1,7 @@
 """The ten class decoders of ABS as one computation, with their derivative in z by hand.
 
 ABS's latent search evaluates every class's decoder mean mu_c(z) = sigmoid(g_c(z)) and the
-derivative of a loss on it with respect to z, thousands of times per image. Four things make
+derivative of a loss on it with respect to z, thousands of times per image. Five things make
 that cheaper than calling ten Keras decoders under a GradientTape, without changing what is
 computed:
 
@@ -13,18 +13,22 @@ computed:
    sigmoid' = mu (1 - mu). Nothing is recorded for weight gradients, which the search never
    needs, and no tape bookkeeping runs in the loop.
 3. Classes are the leading axis ([10, B, ...]), so each class reads a contiguous slice.
-4. The stride-1 layers (the first, 1x1 -> 4x4, and the last, 16 -> 1 channels), where oneDNN's
-   deconvolution ran at ~5 GFLOP/s, are a matrix product and shifted sums compiled by XLA
-   together with their activations, every class in one call; so are their adjoints.
+4. The first layer reads z, a 1 x 1 input: it is one matrix product batched over the classes
+   (`phase_conv.PixelConvs`), and so is its adjoint, on every path.
+5. The last layer (stride 1, 16 -> 1 channels), where oneDNN's deconvolution ran at
+   ~5 GFLOP/s, is a matrix product and shifted sums compiled by XLA together with its
+   sigmoid, every class in one call; so is its adjoint. These two XLA computations are all
+   that a served ABS compiles per batch size: its first call compiled four until the first
+   layer left XLA (4.7 s of CPU time then, 1.5 s now, on 2 cores with other jobs running;
+   benchmarks/serving.py measures the first call).
 
 The stride-2 convolutions stay TensorFlow's own (oneDNN on x86): on 2 cores they ran at
 ~50-90 % of the speed of a large matrix product, where XLA's convolutions ran at ~10-35 % and
 an im2col matrix product at ~10 %.
 
 Without XLA (`mean(z, compiled=False)`: ABS's one-off decoding of its 10 x 10^4 prototypes,
-which a compilation per process would not repay), the first layer is one matrix product
-batched over the classes and the last one convolution over its output's phases
-(`phase_conv.py`).
+which a compilation per process would not repay), the last layer is one convolution over its
+output's phases (`phase_conv.py`).
 
 References:
   Schott et al., ICLR 2019, section 3 (the decoder) and appendix A (architecture).
@@ -95,9 +99,9 @@ def _stride_one_transposed_conv(h, kernel, bias, activation: str):
   """A stride-1 "valid" transposed convolution as one matrix product and shifted sums.
 
   out[i + a, j + b] = act(sum_c h[i, j, c] kernel[a, b, :, c] + bias). oneDNN's deconvolution
-  is slow for the decoders' first layer (1x1 input) and last (16 -> 1 channels), ~5 GFLOP/s;
-  this form, fused by XLA with the bias and activation, ran 3-4x faster. Laid out
-  channels-last, so that XLA fuses the shifted slices into the sum.
+  is slow for the decoders' last layer (16 -> 1 channels), ~5 GFLOP/s; this form, fused by
+  XLA with the bias and activation, ran 3-4x faster. Laid out channels-last, so that XLA
+  fuses the shifted slices into the sum.
 
   Args:
     h: float32 [B, H, W, in].
@@ -111,9 +115,11 @@ def _stride_one_transposed_conv(h, kernel, bias, activation: str):
   kh, kw, out, cin = kernel.shape
   height, width = h.shape[1], h.shape[2]
   taps = tf.reshape(tf.transpose(kernel, [3, 0, 1, 2]), [cin, kh * kw * out])
-  y = tf.reshape(tf.matmul(tf.reshape(h, [-1, cin]), taps), [-1, height, width, kh, kw, out])
-  total = tf.add_n([tf.pad(y[:, :, :, a, b], [[0, 0], [a, kh - 1 - a], [b, kw - 1 - b], [0, 0]])
-                    for a in range(kh) for b in range(kw)])
+  y = tf.reshape(tf.matmul(tf.reshape(h, [-1, cin]), taps), [-1, height, width, kh * kw, out])
+  # One Unstack, not kh * kw slices: a smaller graph to load and compile, the same HLO.
+  total = tf.add_n([tf.pad(tap, [[0, 0], [t // kw, kh - 1 - t // kw], [t % kw, kw - 1 - t % kw],
+                                 [0, 0]])
+                    for t, tap in enumerate(tf.unstack(y, axis=3))])
   return phase_conv.ACTIVATIONS[activation](total + bias)
 
 
@@ -138,8 +144,10 @@ def _stride_one_vjp(grad, kernel, sigmoid_output=None, elu_input=None):
   if sigmoid_output is not None:
     grad = grad * sigmoid_output * (1.0 - sigmoid_output)
   height, width = grad.shape[1] - kh + 1, grad.shape[2] - kw + 1
-  g = tf.add_n([tf.einsum("bhwo,oc->bhwc", grad[:, a:a + height, b:b + width], kernel[a, b])
-                for a in range(kh) for b in range(kw)])
+  taps = tf.unstack(tf.reshape(kernel, [kh * kw] + kernel.shape[2:]))
+  g = tf.add_n([tf.einsum("bhwo,oc->bhwc",
+                          tf.slice(grad, [0, t // kw, t % kw, 0], [-1, height, width, -1]), tap)
+                for t, tap in enumerate(taps)])
   if elu_input is not None:
     g = tf.where(elu_input > 0.0, g, g * (elu_input + 1.0))
   return g
@@ -195,6 +203,9 @@ class ClassDecoders:
                   for class_layers in self.layers}
     if len(structures) != 1:
       raise ValueError(f"All classes' decoders must have the same layers, got {structures}.")
+    # The first layer reads z, a 1 x 1 input: a matrix product on every path.
+    self.first = phase_conv.PixelConvs.of([l[0].kernel for l in self.layers],
+                                          [l[0].bias for l in self.layers])
 
   @classmethod
   def fold(cls, decoders: Sequence[vae_lib.Decoder]) -> "ClassDecoders":
@@ -210,11 +221,13 @@ class ClassDecoders:
             "sigmoid" if i == len(self.layers[0]) - 1 else "linear")
 
   def _forward(self, z):
-    """z [C, B, L] -> (per class: mean [B, 784]; per layer: per class, the layer's input)."""
+    """z [C, B, L] -> (per class: mean [B, 784]; per layer: per class, the layer's input,
+    None for the first layer's, z)."""
     batch = tf.shape(z)[1]
-    hs = [tf.reshape(z[c], [batch, 1, 1, -1]) for c in range(self.num_classes)]
-    inputs = []
+    hs, inputs = self.first(z, self._activation(0)), [None]
     for i, layer in enumerate(zip(*self.layers)):  # layer i of every class
+      if i == 0:
+        continue
       inputs.append(hs)
       if layer[0].stride == 1:
         hs = _stride_one_transposed_convs(hs, [l.kernel for l in layer],
@@ -235,13 +248,9 @@ class ClassDecoders:
       Functions: the first takes z float32 [C, B, L], each next the previous's output (per
       class, float32 [B, H, W, channels]); the last returns the means, float32 [C, B, 784].
     """
-    steps = []
+    steps = [functools.partial(self.first, activation=self._activation(0))]
     for i, layer in enumerate(zip(*self.layers)):  # layer i of every class
-      if i == 0:  # on z, a 1 x 1 input
-        steps.append(functools.partial(
-            phase_conv.dense_transposed_conv, kernels=[l.kernel for l in layer],
-            biases=[l.bias for l in layer], activation=self._activation(i)))
-      else:
+      if i > 0:
         convs = _strided_transposed_convs if layer[0].stride > 1 else _output_phase_convs
         steps.append(functools.partial(convs, layer=layer, activation=self._activation(i)))
     steps[-1] = functools.partial(_means, steps[-1])
@@ -253,9 +262,9 @@ class ClassDecoders:
     gs = [tf.reshape(grad[c], shape) for c in range(self.num_classes)]
     means = [tf.reshape(mean, shape) for mean in means]
     depth = len(self.layers[0])
-    for i in reversed(range(depth)):
+    for i in reversed(range(1, depth)):
       layer, last = [layers[i] for layers in self.layers], i == depth - 1
-      elu_inputs = inputs[i] if i > 0 and self.layers[0][i - 1].elu else None
+      elu_inputs = inputs[i] if self.layers[0][i - 1].elu else None
       if layer[0].stride == 1:
         gs = _stride_one_vjps(gs, [l.kernel for l in layer], means if last else None,
                               elu_inputs)
@@ -267,7 +276,7 @@ class ClassDecoders:
       gs = [tf.nn.conv2d(g, l.kernel, l.stride, "VALID") for g, l in zip(gs, layer)]
       if elu_inputs is not None:
         gs = [tf.raw_ops.EluGrad(gradients=g, outputs=e) for g, e in zip(gs, elu_inputs)]
-    return tf.reshape(tf.stack(gs), tf.shape(z))
+    return self.first.vjp(gs)
 
   def mean(self, z, compiled=True):
     """Decoder means.

@@ -7,7 +7,8 @@ benchmarks/prototype_decoding.py):
 
 - The first layer (a 1 x 1 input, 8 -> 32 channels, 4 x 4): y[a, b, o] = sum_c z[c] k[a, b, o, c]
   is a matrix product, here one batched over the classes: 5 ms a chunk, where 16 products
-  placed by shifted sums took 36-43.
+  placed by shifted sums took 36-43. The latent search uses it too (`PixelConvs`, with its
+  adjoint), in place of an XLA computation that each batch size compiled anew.
 - The last layer (16 -> 1 channel, 4 x 4): oneDNN's deconvolution ran at ~5 GFLOP/s, and a
   matrix product with 16 shifted sums spent its time copying (72-74 ms a chunk). oneDNN's
   ordinary convolution is fast when it has >= 16 output channels to vectorise over (64 -> 4
@@ -40,6 +41,9 @@ References:
     Convolutional Neural Network", CVPR 2016 (sub-pixel convolution).
 """
 
+import dataclasses
+from typing import Tuple
+
 import numpy as np
 import tensorflow as tf
 
@@ -48,24 +52,50 @@ ACTIVATIONS = {"elu": tf.nn.elu, "sigmoid": tf.sigmoid, "linear": tf.identity}
 LANES = 16
 
 
-def dense_transposed_conv(z, kernels, biases, activation: str):
-  """Every class's transposed convolution of a 1 x 1 input: one batched matrix product.
+@dataclasses.dataclass(frozen=True)
+class PixelConvs:
+  """Every class's transposed convolution of a 1 x 1 input, as one batched matrix product.
 
-  Args:
-    z: float32 [C, B, in].
-    kernels: per class, float32 [kh, kw, out, in].
-    biases: per class, float32 [out].
-    activation: "elu", "sigmoid" or "linear".
+  On a single pixel z, y[a, b, o] = sum_c z[c] k[a, b, o, c] (the stride does not matter):
+  z times the kernel as a matrix [in, kh * kw * out]. Its vector-Jacobian product is the
+  product with that matrix's transpose. Built once per graph (`of`), outside any loop.
 
-  Returns:
-    Per class, float32 [B, kh, kw, out] (the stride does not matter on a 1 x 1 input).
+  Attributes:
+    matrices: float32 [C, in, kh * kw * out], columns ordered (a, b, o).
+    biases: float32 [C, 1, kh * kw * out], each class's bias tiled over the kh x kw pixels.
+    shape: (kh, kw, out), the output's shape per latent.
   """
-  kh, kw, out, cin = kernels[0].shape
-  matrices = tf.stack([tf.reshape(tf.transpose(k, [3, 0, 1, 2]), [cin, kh * kw * out])
-                       for k in kernels])
-  tiled = tf.stack([tf.tile(b, [kh * kw]) for b in biases])[:, None, :]
-  y = ACTIVATIONS[activation](tf.matmul(z, matrices) + tiled)
-  return [tf.reshape(h, [-1, kh, kw, out]) for h in tf.unstack(y)]
+  matrices: tf.Tensor
+  biases: tf.Tensor
+  shape: Tuple[int, int, int]
+
+  @classmethod
+  def of(cls, kernels, biases) -> "PixelConvs":
+    """Args: kernels, per class float32 [kh, kw, out, in] (Keras' layout); biases, per class
+    float32 [out]."""
+    kh, kw, out, cin = kernels[0].shape
+    matrices = tf.stack([tf.reshape(tf.transpose(k, [3, 0, 1, 2]), [cin, kh * kw * out])
+                         for k in kernels])
+    tiled = tf.stack([tf.tile(b, [kh * kw]) for b in biases])[:, None, :]
+    return cls(matrices, tiled, (int(kh), int(kw), int(out)))
+
+  def __call__(self, z, activation: str):
+    """Args: z float32 [C, B, in]; activation "elu", "sigmoid" or "linear".
+
+    Returns:
+      Per class, float32 [B, kh, kw, out].
+    """
+    y = ACTIVATIONS[activation](tf.matmul(z, self.matrices) + self.biases)
+    return [tf.reshape(h, [-1, *self.shape]) for h in tf.unstack(y)]
+
+  def vjp(self, grads):
+    """Args: grads, per class float32 [B, kh, kw, out], the cotangent of the (linear) output.
+
+    Returns:
+      float32 [C, B, in], the cotangent of z.
+    """
+    flat = tf.reshape(tf.stack(grads), [len(grads), -1, self.matrices.shape[-1]])
+    return tf.matmul(flat, self.matrices, transpose_b=True)
 
 
 def output_phases(out: int) -> int:
