@@ -274,7 +274,8 @@ def write_resume(output_dir: str, command: Sequence[str]) -> pathlib.Path:
       f"    {line}\n\n"
       "It continues the run where it stopped: stored rows are kept, a chunk cut short is "
       "attacked again whole and only its missing rows are written. Once every row is "
-      "there, it renders the table and figures again. Written by the run when it started.\n")
+      "there, it renders the table and figures again. Every run into this directory writes "
+      "this file when it starts.\n")
   path = pathlib.Path(output_dir, RESUME_FILE)
   path.write_text(text)
   return path
