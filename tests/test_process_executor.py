@@ -44,12 +44,6 @@ def _config(output_dir, **kwargs):
   return driver.EvaluationConfig(**settings)
 
 
-def _results(output_dir):
-  """Rows without their timings, which differ between runs."""
-  return {row.key: (row.distance, row.queries, row.label, row.fingerprint, row.batch)
-          for row in results.ResultStore(output_dir).rows.values()}
-
-
 @pytest.fixture(scope="module")
 def runner(test_split):
   return runner_lib.UnitRunner(test_split=test_split)
@@ -60,7 +54,7 @@ def local_rows(runner, tmp_path_factory):
   """The rows of an in-process run (`LocalExecutor`)."""
   output_dir = tmp_path_factory.mktemp("local")
   driver.evaluate(_config(output_dir), runner=runner)
-  rows = _results(output_dir)
+  rows = results.outcomes(output_dir)
   assert len(rows) == len(MODELS) * len(ATTACKS) * 2
   return rows
 
@@ -78,7 +72,7 @@ def test_each_model_runs_in_a_fresh_process_that_ends(local_rows, tmp_path):
   executor = executor_lib.ProcessExecutor()
   summary = driver.evaluate(_config(tmp_path), executor)
   assert summary.rows_written == len(local_rows)
-  assert _results(tmp_path) == local_rows
+  assert results.outcomes(tmp_path) == local_rows
   assert [(w.model, w.units) for w in executor.workers] == [("cnn", 4), ("binary_cnn", 4)]
   pids = [w.pid for w in executor.workers]
   assert len(set(pids)) == 2 and os.getpid() not in pids
@@ -97,7 +91,7 @@ def test_a_worker_past_its_memory_limit_is_replaced(local_rows, runner, tmp_path
   assert len({w.pid for w in executor.workers}) == len(units)
   for result in found:
     for row in result.rows:
-      assert (row.distance, row.queries) == local_rows[row.key][:2]
+      assert row.outcome == local_rows[row.key]
 
 
 def test_a_failing_unit_stops_the_run_naming_it(runner, tmp_path):
@@ -213,5 +207,5 @@ def test_a_killed_run_is_continued_by_the_command_in_resume_md(local_rows, tmp_p
   after = rows_file.read_text()
   assert after.startswith(before.rsplit("\n", 1)[0])  # stored rows kept, not run again
   assert after.count("\n") == len(local_rows)  # none missing, none repeated
-  assert _results(out) == local_rows
+  assert results.outcomes(out) == local_rows
   assert f"{len(local_rows) - stored} rows written" in resumed.stderr
