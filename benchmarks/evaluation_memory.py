@@ -3,7 +3,8 @@ r"""Peak resident memory of every process of an evaluation run.
 Runs `python -m abs_tf.evaluate` with the arguments after `--` and samples, every
 `--interval` seconds, the peak resident set size (`VmHWM` of /proc/<pid>/status: the
 kernel's own high-water mark, so a peak between two samples is not missed) of the driver
-and of every process it starts. Prints one JSON line per process (pid, role, peak MB,
+and of every process it starts (the worker processes, and multiprocessing's resource
+tracker, about 13 MiB). Prints one JSON line per process (pid, role, peak MB,
 seconds alive) and one for the run: its wall time, exit status, the largest peak of any one
 process and the largest sum of resident memory of all of them at one sample.
 
