@@ -35,7 +35,7 @@ from abs_tf.evaluation import runner as runner_lib
 MIB = 2 ** 20
 # A worker is replaced once its resident memory passed this after a unit. Measured on the
 # standard profile (3 images per unit, 8 units per model): ABS's worker peaked at 2,832 MiB,
-# Binary ABS's at 3,158, one unit added at most 491 (the README's "Evaluation").
+# Binary ABS's at 3,158; in one process a unit added at most 491 (README "Evaluation").
 DEFAULT_WORKER_MEMORY_MB = 4096
 
 
