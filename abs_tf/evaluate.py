@@ -22,9 +22,13 @@ so that `python -m abs_tf.evaluate` of an installed package re-renders the shipp
 there (and resumes them) instead of starting a 10-hour run.
 
 Writes to --output_dir: results.jsonl (one row per model, attack and test image; the state:
-rerun the same command to resume), budgets.json, table.md, table.csv, figure2.png,
-figure3.png, distributions.md (D+ against the paper's Figure 2), adversarials/ (for Figure 3)
-and summary.json. See abs_tf/evaluation/.
+rerun the same command to resume), RESUME.md (that command, every flag explicit, written
+before the first unit), budgets.json, table.md, table.csv, figure2.png, figure3.png,
+distributions.md (D+ against the paper's Figure 2), adversarials/ (for Figure 3) and
+summary.json. See abs_tf/evaluation/.
+
+Each model's units run in a worker process of their own (--executor=processes, the default),
+so that a run of many hours does not grow in memory: see abs_tf/evaluation/executor.py.
 
 References:
   Schott et al., ICLR 2019, sections 4-6.
@@ -77,8 +81,12 @@ flags.DEFINE_string("output_dir", None, "Output directory (resumes what it holds
 flags.DEFINE_integer("recheck", 1, "Finished chunks attacked again to check that results "
                      "reproduce.")
 flags.DEFINE_bool("figures", True, "Render figure2.png and figure3.png.")
-flags.DEFINE_enum("executor", "local", sorted(EXECUTORS), "Where units run: this process, or a "
-                  "Ray cluster (pip install 'abs-tf[ray]').")
+flags.DEFINE_enum("executor", "processes", sorted(EXECUTORS), "Where units run: a worker "
+                  "process per model (processes), this process (local), or a Ray cluster "
+                  "(ray; pip install 'abs-tf[ray]').")
+flags.DEFINE_integer("worker_memory_mb", executor_lib.DEFAULT_WORKER_MEMORY_MB,
+                     "With --executor=processes: a worker process whose resident memory "
+                     "passed this (MiB) after a unit is replaced by a fresh one.")
 flags.DEFINE_string("ray_address", None, "With --executor=ray: HOST:PORT of a running Ray "
                     "cluster's head (or auto); default: start a local cluster.")
 flags.DEFINE_integer("ray_workers", None, "With --executor=ray: worker processes (actors) "
@@ -143,6 +151,19 @@ def check_path_models(runner) -> list:
   return refs
 
 
+# Flags besides the configuration's (driver.EvaluationConfig.flags) that a resumed run must
+# repeat: where units run and how the models given by path are called.
+RUN_FLAGS = ("executor", "worker_memory_mb", "ray_address", "ray_workers",
+             "ray_cpus_per_worker", "input_key", "output_key")
+
+
+def resume_command(config) -> list:
+  """The command line that continues `config`'s run: every flag explicit."""
+  run_flags = [FLAGS[name].serialize() for name in RUN_FLAGS
+               if FLAGS[name].present or name == "executor"]
+  return ["python", "-m", "abs_tf.evaluate"] + config.flags() + run_flags
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -162,15 +183,18 @@ def main(argv):
             if FLAGS[name].present]
     if used and FLAGS.executor != "ray":
       raise ValueError(f"{', '.join(used)} need --executor=ray.")
-    options = {"runner": runner}
-    if FLAGS.executor == "ray":
-      options = {"address": FLAGS.ray_address, "num_workers": FLAGS.ray_workers,
-                 "cpus_per_worker": FLAGS.ray_cpus_per_worker}
+    if FLAGS["worker_memory_mb"].present and FLAGS.executor != "processes":
+      raise ValueError("--worker_memory_mb needs --executor=processes.")
+    options = {"local": {"runner": runner},
+               "processes": {"worker_memory_mb": FLAGS.worker_memory_mb},
+               "ray": {"address": FLAGS.ray_address, "num_workers": FLAGS.ray_workers,
+                       "cpus_per_worker": FLAGS.ray_cpus_per_worker}}[FLAGS.executor]
     for source in FLAGS.merge_from:
       added = results.merge(source, results.ResultStore(config.output_dir))
       print(f"Merged {len(added)} rows from {source} into {config.output_dir}.")
     summary = driver.evaluate(config, EXECUTORS[FLAGS.executor](**options), runner,
-                              model_refs, announce=lambda plan: print(plan, flush=True))
+                              model_refs, announce=lambda plan: print(plan, flush=True),
+                              command=resume_command(config))
   except ValueError as error:  # bad flags, unknown names, budget mismatch: say what
     raise app.UsageError(str(error)) from error
   print(open(summary.outputs["table_md"]).read())

@@ -50,12 +50,6 @@ def first_run(runner, tmp_path_factory):
   return output_dir, summary
 
 
-def _results(output_dir):
-  """Rows without their timings, which differ between runs."""
-  return {row.key: (row.distance, row.queries, row.label, row.fingerprint, row.batch)
-          for row in results.ResultStore(output_dir).rows.values()}
-
-
 def test_smoke_run_writes_every_row_and_output(first_run):
   output_dir, summary = first_run
   rows = results.ResultStore(output_dir).rows
@@ -105,7 +99,7 @@ def test_resume_after_a_kill_is_identical_and_without_duplicates(first_run, runn
   summary = driver.evaluate(_config(killed, recheck=0), runner=runner, model_refs=[TINY_ABS])
   assert summary.units_run == 1 and summary.rows_written == 2
   assert len((killed / results.RESULTS_FILE).read_text().splitlines()) == len(lines)
-  assert _results(killed) == _results(output_dir)
+  assert results.outcomes(killed) == results.outcomes(output_dir)
 
 
 def test_other_budgets_are_refused(first_run, runner):

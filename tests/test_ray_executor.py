@@ -48,12 +48,6 @@ def _config(output_dir):
                                  chunk_size=1, recheck=0, figures=False)
 
 
-def _results(output_dir):
-  """Rows without their timings, which differ between runs."""
-  return {row.key: (row.distance, row.queries, row.label, row.fingerprint, row.batch)
-          for row in results.ResultStore(output_dir).rows.values()}
-
-
 def _lines(output_dir):
   return (pathlib.Path(output_dir) / results.RESULTS_FILE).read_text().splitlines()
 
@@ -67,7 +61,7 @@ def runner(test_split):
 def local_rows(runner, tmp_path_factory):
   output_dir = tmp_path_factory.mktemp("local")
   driver.evaluate(_config(output_dir), runner=runner)
-  rows = _results(output_dir)
+  rows = results.outcomes(output_dir)
   assert len(rows) == len(MODELS) * len(ATTACKS) * NUM_SAMPLES
   return rows
 
@@ -98,7 +92,7 @@ def test_command_line_on_the_cluster_gives_the_local_rows(cluster, local_rows, t
   result = subprocess.run(_command(cluster, tmp_path), capture_output=True, text=True,
                           cwd=REPO_ROOT, timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]
-  assert _results(tmp_path) == local_rows
+  assert results.outcomes(tmp_path) == local_rows
   assert len(_lines(tmp_path)) == len(local_rows)
 
 
@@ -120,7 +114,7 @@ def test_a_killed_driver_resumes_from_its_results(cluster, local_rows, tmp_path)
   result = subprocess.run(_command(cluster, tmp_path), capture_output=True, text=True,
                           cwd=REPO_ROOT, timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]
-  assert _results(tmp_path) == local_rows
+  assert results.outcomes(tmp_path) == local_rows
   assert len(_lines(tmp_path)) == len(local_rows)  # nothing repeated
 
 
@@ -150,7 +144,7 @@ def test_removing_a_worker_node_mid_run_loses_and_repeats_nothing(cluster, runne
   assert summary.rows_written == len(local_rows)
   lines = _lines(tmp_path)
   assert len(lines) == len(local_rows)  # no duplicates
-  assert _results(tmp_path) == local_rows
+  assert results.outcomes(tmp_path) == local_rows
 
 
 def test_a_lost_unit_is_queued_again_then_fails():

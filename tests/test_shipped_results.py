@@ -65,6 +65,16 @@ def test_d_plus_is_rendered_from_the_rows(copied):
   assert summary["d_plus"] == json.loads(json.dumps(paper_curves.to_json(found)))
 
 
+def test_resume_md_is_what_the_default_run_writes(tmp_path, monkeypatch):
+  """RESUME.md: the command that continues results/standard, as `python -m abs_tf.evaluate`
+  without flags writes it (so that re-rendering leaves the committed file unchanged)."""
+  monkeypatch.chdir(tmp_path)
+  pathlib.Path(CONFIG.output_dir).mkdir(parents=True)
+  command = ["python", "-m", "abs_tf.evaluate"] + CONFIG.flags() + ["--executor=processes"]
+  written = driver.write_resume(CONFIG.output_dir, command).read_text()
+  assert (RESULTS_DIR / driver.RESUME_FILE).read_text() == written
+
+
 @pytest.mark.parametrize("name", ["figure2.png", "figure3.png"])
 def test_figures_are_committed(name):
   assert (RESULTS_DIR / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -87,5 +97,7 @@ def test_evaluate_without_flags_elsewhere_renders_the_shipped_results(tmp_path):
   assert (copy / "table.md").read_text() == (RESULTS_DIR / "table.md").read_text()
   assert (copy / driver.DISTRIBUTIONS_FILE).read_text() == (
       RESULTS_DIR / driver.DISTRIBUTIONS_FILE).read_text()
+  assert "holds `abs_tf_results/standard` (`../..` from this file)" in (
+      (copy / driver.RESUME_FILE).read_text())
   assert (RESULTS_DIR / "table.md").read_text() in result.stdout
   assert sorted(p.name for p in tmp_path.iterdir()) == ["abs_tf_results"]

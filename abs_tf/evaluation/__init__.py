@@ -5,7 +5,7 @@ Modules, in the order data flows through them:
   models.py       picklable model descriptions and a per-process model cache.
   plan.py         which attacks apply to which model; work units (model, attack, chunk, budget).
   runner.py       runs one work unit in a process, returning result rows.
-  executor.py     where units run (in-process by default).
+  executor.py     where units run: in this process, or a worker process per model.
   ray_executor.py or on a Ray cluster, one model-holding actor per worker process.
   results.py      results.jsonl, the append-only state, and the stored adversarials.
   table.py        Table 1 from the rows, beside the paper's numbers (paper_table.py).

@@ -2,12 +2,17 @@
 
   config = driver.EvaluationConfig(models=("cnn", "abs"), profile="standard",
                                    output_dir="results/standard")
-  summary = driver.evaluate(config)
+  summary = driver.evaluate(config, executor.ProcessExecutor())
 
 The run is resumable: the rows already in `output_dir/results.jsonl` are skipped, a chunk
 cut short by a kill is attacked again whole and only its missing rows are written, and rows
-of other budgets are refused (`results.BudgetMismatchError`). Table, figures and D+ against
-the paper's Figure 2 (`paper_curves`, distributions.md) are rendered from all stored rows.
+of other budgets are refused (`results.BudgetMismatchError`). Given the command line that
+started it, a run writes it to `output_dir/RESUME.md` before its first unit: the command that
+continues it. Table, figures and D+ against the paper's Figure 2 (`paper_curves`,
+distributions.md) are rendered from all stored rows.
+
+Units run in this process by default (`executor.LocalExecutor`); a long run passes
+`executor.ProcessExecutor()`, as the command line does, so that its memory stays bounded.
 
 References:
   Schott et al., ICLR 2019, sections 4-6, Table 1, Figures 2 and 3.
@@ -15,7 +20,9 @@ References:
 
 import dataclasses
 import json
+import os
 import pathlib
+import shlex
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -95,6 +102,19 @@ class EvaluationConfig:
     return (profiles.get_profile(self.profile).num_samples if self.num_samples is None
             else self.num_samples)
 
+  def flags(self) -> List[str]:
+    """The flags of `python -m abs_tf.evaluate` that give this configuration, each one
+    explicit (a later change of a default does not change what they run)."""
+    found = [f"--models={','.join(self.models)}"]
+    if self.attacks is not None:
+      found.append(f"--attacks={','.join(self.attacks)}")
+    found += [f"--profile={self.profile}", f"--output_dir={self.output_dir}",
+              f"--first_index={self.first_index}", f"--num_samples={self.samples}"]
+    if self.chunk_size is not None:  # None: the profile's, per kind of model
+      found.append(f"--chunk_size={self.chunk_size}")
+    return found + [f"--recheck={self.recheck}", "--figures" if self.figures else
+                    "--nofigures"]
+
 
 @dataclasses.dataclass(frozen=True)
 class Summary:
@@ -171,7 +191,8 @@ def evaluate(config: EvaluationConfig,
              executor: Optional[executor_lib.Executor] = None,
              runner: Optional[runner_lib.UnitRunner] = None,
              model_refs: Sequence[models_lib.ModelRef] = (),
-             announce: Optional[Callable[[str], None]] = None) -> Summary:
+             announce: Optional[Callable[[str], None]] = None,
+             command: Optional[Sequence[str]] = None) -> Summary:
   """Runs (or resumes) an evaluation and renders its outputs.
 
   Args:
@@ -183,6 +204,9 @@ def evaluate(config: EvaluationConfig,
       put into the runner's cache under its name).
     announce: called with the plan's text (`plan_report`) before anything runs; by default
       the plan is logged.
+    command: the command line that runs `config` (e.g. `python -m abs_tf.evaluate` with
+      `config.flags()`); written to RESUME.md in the output directory once the run is
+      planned, before its first unit.
 
   Raises:
     ValueError: unknown models or attacks, attacks that apply to no model.
@@ -197,7 +221,10 @@ def evaluate(config: EvaluationConfig,
   logging.info("%d work units to run (%d rows stored) in %s.", len(units), len(store.rows),
                store.path)
   _announce_plan(config, run, announce)
+  if command is not None:
+    write_resume(config.output_dir, command)
   warnings = _gradient_warnings(refs, runner, config.first_index, units)
+  runner.cache.release_all()  # e.g. models given by path, loaded to describe them
   adversarials = results.AdversarialStore(config.output_dir)
   progress = progress_lib.Progress(units, list(store.rows.values()))
   written = 0
@@ -232,6 +259,45 @@ def _announce_plan(config, run, announce):
     announce(text)
 
 
+RESUME_FILE = "RESUME.md"
+
+
+def write_resume(output_dir: str, command: Sequence[str]) -> pathlib.Path:
+  """Writes RESUME.md into `output_dir`: the command that continues the run stored there.
+
+  The command is written as given; where it is run from follows from `output_dir`: a
+  relative one is run from the directory that holds it (named relative to RESUME.md, so
+  that the file reads the same in every copy of the directory tree), any other after a `cd`
+  to this process's working directory.
+
+  Args:
+    output_dir: the run's output directory.
+    command: its command line, e.g. ["python", "-m", "abs_tf.evaluate", "--models=cnn"].
+  """
+  if not command:
+    raise ValueError("command must be a non-empty command line.")
+  line = shlex.join(command)
+  out = pathlib.PurePath(output_dir)
+  if out.is_absolute() or ".." in out.parts or not out.parts:
+    line = f"cd {shlex.quote(os.getcwd())} && {line}"
+    where = "Run"
+  else:
+    up = "/".join([".."] * len(out.parts))
+    where = (f"Run, from the directory that holds `{out.as_posix()}` (`{up}` from this "
+             "file)")
+  text = (
+      "# Resume this run\n\n"
+      f"`{results.RESULTS_FILE}` here is the state of an evaluation. {where}:\n\n"
+      f"    {line}\n\n"
+      "It continues the run where it stopped: stored rows are kept, a chunk cut short is "
+      "attacked again whole and only its missing rows are written. Once every row is "
+      "there, it renders the table and figures again. Every run into this directory writes "
+      "this file when it starts.\n")
+  path = pathlib.Path(output_dir, RESUME_FILE)
+  path.write_text(text)
+  return path
+
+
 def _gradient_warnings(refs, runner, first_index, units) -> List[str]:
   """Warns about models whose gradient attacks would see all-zero input gradients."""
   warnings = []
@@ -240,9 +306,10 @@ def _gradient_warnings(refs, runner, first_index, units) -> List[str]:
                for u in units):
       continue
     stop = first_index + GRADIENT_CHECK_IMAGES
-    fraction = sanity.zero_gradient_fraction(runner.cache.get(ref.name),
+    fraction = sanity.zero_gradient_fraction(runner.cache.load(ref),
                                              runner.test.images[first_index:stop],
                                              runner.test.labels[first_index:stop])
+    runner.cache.release(ref.name)  # this process holds no model while the units run
     if fraction > 0:
       warnings.append(f"{ref.name}: the input gradient is exactly zero on {fraction:.0%} of "
                       f"{GRADIENT_CHECK_IMAGES} test images; its gradient attacks may see "

@@ -12,6 +12,7 @@ References:
 """
 
 import dataclasses
+import gc
 import os
 import pathlib
 from typing import Dict, Optional
@@ -101,10 +102,31 @@ class ModelCache:
 
   def __init__(self):
     self._models: Dict[str, classifier.Classifier] = {}
+    self._given = set()
 
   def put(self, name: str, model: classifier.Classifier):
     """Registers an already built model under `name` (e.g. a small ABS in tests)."""
     self._models[name] = model
+    self._given.add(name)
+
+  def __contains__(self, name: str) -> bool:
+    return name in self._models
+
+  def release(self, name: str):
+    """Drops the model `name` if `get` loaded it (a model given by `put` stays: it could not
+    be loaded again), and collects it, so that its memory (an ABS model's prototype cache,
+    freed with the model) is reused by what this process loads next."""
+    if name in self._models and name not in self._given:
+      del self._models[name]
+      gc.collect()  # models hold reference cycles (Keras layers, traced functions)
+
+  def release_all(self):
+    """Drops every model `get` loaded (see `release`)."""
+    loaded = [name for name in self._models if name not in self._given]
+    for name in loaded:
+      del self._models[name]
+    if loaded:
+      gc.collect()
 
   def get(self, name: str, **signature_keys) -> classifier.Classifier:
     """The model `name`, loaded by `registry.load_model(name, **signature_keys)` the first

@@ -70,6 +70,12 @@ class Row:
   def key(self):
     return (self.model, self.attack, self.test_index)
 
+  @property
+  def outcome(self) -> tuple:
+    """What the same unit run again must reproduce: (distance, queries, label, fingerprint,
+    batch), the row without its timing."""
+    return (self.distance, self.queries, self.label, self.fingerprint, self.batch)
+
   def to_json(self) -> str:
     values = dataclasses.asdict(self)
     values["distance"] = "inf" if math.isinf(self.distance) else self.distance
@@ -187,6 +193,12 @@ class ResultStore:
     for row in new:
       self.rows[row.key] = row
     return new
+
+
+def outcomes(output_dir) -> Dict[tuple, tuple]:
+  """`Row.outcome` of every stored row of `output_dir`, by `Row.key` (e.g. to compare two
+  runs)."""
+  return {row.key: row.outcome for row in ResultStore(output_dir).rows.values()}
 
 
 def merge(source_dir, target: ResultStore) -> List[Row]:

@@ -1,9 +1,11 @@
 """Runs one work unit: builds the attack from its budget, attacks the chunk, returns rows.
 
-A `UnitRunner` lives in one process (the driver's, or later a cluster worker's) and keeps
-what is costly to rebuild: the models (`ModelCache`), the test images and the attacks,
-whose compiled graphs are reused across chunks. `run` has no side effect on disk: the
-driver alone writes results.
+A `UnitRunner` lives in one process (the driver's, a worker process's or a cluster
+worker's) and keeps what is costly to rebuild while units of one model follow each other:
+the model (`ModelCache`), the test images and the attacks, whose compiled graphs are reused
+across chunks. A unit of another model releases the models and attacks of the previous one
+first, so that a runner holds one model at a time (with a transfer attack's substitute).
+`run` has no side effect on disk: the driver alone writes results.
 
 References:
   Schott et al., ICLR 2019, sections 4 and 5.
@@ -50,6 +52,7 @@ class UnitRunner:
     self.cache = cache or models_lib.ModelCache()
     self._test = test_split
     self._attacks = {}
+    self._model = None  # the model name of the last unit
 
   @property
   def test(self) -> mnist.Split:
@@ -64,12 +67,16 @@ class UnitRunner:
       budget = json.loads(budget_json)
       entry = ATTACKS[name]
       if entry.kind == catalog.TRANSFER:
-        budget["load_model"] = self.cache.get  # the substitute, loaded once per process
+        budget["load_model"] = self.cache.get  # the substitute, loaded once per model
       self._attacks[key] = entry(**budget, seed=seed)
     return self._attacks[key]
 
   def run(self, unit: plan.WorkUnit) -> UnitResult:
     """Attacks the unit's chunk of test images and returns its rows."""
+    if unit.model.name != self._model:
+      self._attacks.clear()  # their traced graphs hold the previous model
+      self.cache.release_all()
+      self._model = unit.model.name
     model = self.cache.load(unit.model)
     attack = self.attack(unit.attack, unit.budget_json, unit.seed)
     images = self.test.images[unit.start:unit.stop]
