@@ -21,7 +21,6 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from absl import logging
 
-from abs_tf import registry
 from abs_tf.evaluation import executor as executor_lib
 from abs_tf.evaluation import figures
 from abs_tf.evaluation import models as models_lib
@@ -34,7 +33,7 @@ from abs_tf.evaluation import sanity
 from abs_tf.evaluation import table as table_lib
 
 NUM_TEST_IMAGES = 10_000
-PAPER_MODELS = registry.paper_models()  # the default models
+DEFAULT_MODELS = plan.default_models()
 GRADIENT_CHECK_IMAGES = 4
 
 
@@ -53,7 +52,7 @@ class EvaluationConfig:
     recheck: finished chunks attacked again at the end to check reproducibility.
     figures: render figure2.png and figure3.png.
   """
-  models: Sequence[str] = PAPER_MODELS
+  models: Sequence[str] = DEFAULT_MODELS
   attacks: Optional[Sequence[str]] = None
   profile: str = "standard"
   output_dir: str = "results/standard"

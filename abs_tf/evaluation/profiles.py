@@ -133,6 +133,9 @@ SMOKE = Profile(
                         "bisection_steps": 4},
         "transfer_linf": {"substitute_budgets": _substitute(_SMOKE_SINGLE, _SMOKE_ITERATIVE),
                           "bisection_steps": 4},
+        **{name: {"max_queries": 150, "initial_probes": 20, "init_draws": 10}
+           for name in ("hop_skip_jump_l2", "hop_skip_jump_linf")},
+        **{name: {"steps": 10} for name in ("fmn_l2", "fmn_linf", "fmn_l0")},
     },
     ge_settings={"fd_steps": [0.1]})
 
