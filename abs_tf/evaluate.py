@@ -62,7 +62,7 @@ EXECUTORS = dict(executor_lib.EXECUTORS, ray=ray_executor.RayExecutor)
 FLAGS = flags.FLAGS
 # Where the shipped results are copied when ./results/<profile> does not exist.
 SHIPPED_COPY = "abs_tf_results"
-flags.DEFINE_list("models", list(driver.PAPER_MODELS),
+flags.DEFINE_list("models", list(driver.DEFAULT_MODELS),
                   "Registry names or SavedModel directories (this project's signature, a "
                   "Keras 3 model.export(), or one float input and one [B, 10] output).")
 flags.DEFINE_string("input_key", None, "For the models given by path: the name of the "

@@ -53,14 +53,18 @@ class ModelSpec:
     is_abs: an ABS model: it exposes the latent inference (`classifier.has_latent_inference`
       of the loaded model), so Latent Descent and the `_envelope` rows apply.
     paper_column: the registry name of the paper's Table 1 column it compares with (its own
-      name for the paper's six models, which `abs_tf.evaluate` attacks by default and
-      `evaluation/paper_table.py` transcribes; e.g. "cnn" for the authors' CNN); None if it
-      has none. The paper's numbers, its clean accuracy included, are in paper_table.
+      name for the paper's six models, which `evaluation/paper_table.py` transcribes; e.g.
+      "cnn" for the authors' CNN); None if it has none. The paper's numbers, its clean
+      accuracy included, are in paper_table.
     made_by: how its SavedModel is made (one of PRODUCERS; `train_baseline` trains
       `training.recipes.RECIPES[name]`), or None if not by this project.
     saved_model: its SavedModel directory; None for the shipped one,
       saved_models/<name>/<version>/.
     version: the SavedModel version directory.
+    in_default_plan: a column of the evaluation when no --models are given
+      (`evaluation.plan.default_models`), as `AttackEntry.in_default_plan` is for attacks
+      (False: only when named, e.g. models whose rows the shipped results/standard does not
+      hold yet).
   """
   name: str
   title: str
@@ -71,6 +75,7 @@ class ModelSpec:
   made_by: Optional[str] = TRAIN_BASELINE
   saved_model: Optional[str] = None
   version: int = 1
+  in_default_plan: bool = True
 
   def __post_init__(self):
     if self.gradient not in GRADIENTS:
@@ -89,19 +94,22 @@ MODELS: Dict[str, ModelSpec] = {spec.name: spec for spec in [
     ModelSpec("binary_abs", "Binary ABS", ENVELOPE, binarized=True, is_abs=True,
               paper_column="binary_abs", made_by=TRAIN_ABS),
     ModelSpec("abs", "ABS", ENVELOPE, is_abs=True, paper_column="abs", made_by=TRAIN_ABS),
-    ModelSpec("substitute_cnn", "Substitute CNN", AUTODIFF),
-    # The paper's authors' released weights, not trained here (third_party/abs_authors).
-    ModelSpec("abs_authors", "ABS (authors' weights)", ENVELOPE, is_abs=True,
-              paper_column="abs", made_by=AUTHORS_WEIGHTS),
-    ModelSpec("binary_abs_authors", "Binary ABS (authors' weights)", ENVELOPE, binarized=True,
-              is_abs=True, paper_column="binary_abs", made_by=AUTHORS_WEIGHTS),
+    ModelSpec("substitute_cnn", "Substitute CNN", AUTODIFF, in_default_plan=False),
+    # The paper's authors' released weights, not trained here (third_party/abs_authors), in
+    # the paper's column order. Columns of the standard table once results/standard holds
+    # their rows; until then evaluated when named (--models).
     ModelSpec("cnn_authors", "CNN (authors' weights)", AUTODIFF, paper_column="cnn",
-              made_by=AUTHORS_WEIGHTS),
+              made_by=AUTHORS_WEIGHTS, in_default_plan=False),
+    ModelSpec("binary_abs_authors", "Binary ABS (authors' weights)", ENVELOPE, binarized=True,
+              is_abs=True, paper_column="binary_abs", made_by=AUTHORS_WEIGHTS,
+              in_default_plan=False),
+    ModelSpec("abs_authors", "ABS (authors' weights)", ENVELOPE, is_abs=True,
+              paper_column="abs", made_by=AUTHORS_WEIGHTS, in_default_plan=False),
 ]}
 
 
 def paper_models() -> Tuple[str, ...]:
-  """The paper's Table 1 models in its column order: the evaluation's default models."""
+  """The paper's Table 1 models in its column order."""
   return tuple(name for name, spec in MODELS.items() if spec.paper_column == name)
 
 

@@ -128,6 +128,59 @@ def test_more_models_join_the_same_table(first_run, runner, tmp_path):
   assert not [w for w in summary.warnings if "not reproducible" in w]
 
 
+QUERY_EFFICIENT = ("hop_skip_jump_l2", "hop_skip_jump_linf", "fmn_l2", "fmn_linf", "fmn_l0")
+
+
+def test_the_attacks_beyond_the_paper_and_an_authors_column(runner, tmp_path):
+  """Issue 20's rows and columns, named on the command line: HopSkipJump and FMN on the
+  authors' CNN beside one of the paper's attacks, then two of them on an ABS model (FMN
+  with its envelope gradient) into the same table."""
+  driver.evaluate(_config(tmp_path, models=("cnn_authors",), recheck=0, figures=False,
+                          attacks=QUERY_EFFICIENT + ("gaussian_noise",)), runner=runner)
+  on_abs = ("fmn_l2", "hop_skip_jump_linf")
+  summary = driver.evaluate(_config(tmp_path, models=("tiny_abs",), attacks=on_abs,
+                                    recheck=0, figures=False),
+                            runner=runner, model_refs=[TINY_ABS])
+  rows = results.ResultStore(tmp_path).rows
+  assert {(m, a) for m, a, _ in rows} == {
+      ("cnn_authors", a) for a in QUERY_EFFICIENT + ("gaussian_noise",)} | {
+          ("tiny_abs", a) for a in on_abs}
+  # Within the smoke budgets (150 queries; 10 or 30 steps) plus the base's two checks.
+  for row in rows.values():
+    if row.attack in QUERY_EFFICIENT:
+      limit = {"hop_skip_jump_l2": 150, "hop_skip_jump_linf": 150, "fmn_l0": 30}.get(
+          row.attack, 10)
+      assert 0 < row.queries <= limit + 2, row
+  assert all(rows[(m, "fmn_l2", i)].distance < np.inf for m in ("cnn_authors", "tiny_abs")
+             for i in range(3))
+  # 30 L0 steps break images 0 and 2 (10 and 6 pixels; image 1 needs 100 steps).
+  assert [rows[("cnn_authors", "fmn_l0", i)].distance < np.inf for i in range(3)] == [
+      True, False, True]
+  # Their rows carry their version in the budget fingerprint; the paper's attacks none.
+  described = {d["attack"]: d for d in json.loads((tmp_path / "budgets.json").read_text())
+               .values()}
+  assert {a: d.get("attack_version") for a, d in described.items()} == dict(
+      {a: 1 for a in QUERY_EFFICIENT}, gaussian_noise=None)
+  # The authors' CNN is a column compared with the paper's CNN; the new rows are marked
+  # beyond the paper and counted in "All", beside the "All" of the paper's attacks.
+  table = summary.table
+  assert table.models == ["cnn_authors", "tiny_abs"]
+  assert [key for key, _ in table.rows] == [
+      "gaussian_noise", "hop_skip_jump_l2", "fmn_l2", "all_paper_l2", "all_l2",
+      "hop_skip_jump_linf", "fmn_linf", "all_linf", "fmn_l0", "all_l0"]
+  markdown = (tmp_path / "table.md").read_text()
+  assert "| | CNN (authors' weights) | ABS (tiny search) |" in markdown
+  assert "| Gaussian Noise | " in markdown and "(5.20 / 96%) |" in markdown
+  assert "| HopSkipJump † |" in markdown and "| FMN † |" in markdown
+  best = [min(rows[("cnn_authors", a, i)].distance
+              for a in ("gaussian_noise", "hop_skip_jump_l2", "fmn_l2")) for i in range(3)]
+  assert table.cells[("all_l2", "cnn_authors")].median == pytest.approx(np.median(best))
+  assert table.cells[("all_paper_l2", "cnn_authors")].median == pytest.approx(np.median(
+      [rows[("cnn_authors", "gaussian_noise", i)].distance for i in range(3)]))
+  assert ("all_paper_l2", "tiny_abs") not in table.cells  # none of the paper's attacks
+  assert table.cells[("all_l2", "tiny_abs")] == table.cells[("fmn_l2", "tiny_abs")]
+
+
 def test_config_errors_say_what_was_expected(tmp_path, runner):
   with pytest.raises(ValueError, match="num_samples must be >= 1"):
     _config(tmp_path, num_samples=0)

@@ -2,6 +2,7 @@
 paper's transcribed numbers, profiles and the plan: fast, no model is loaded."""
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -80,6 +81,54 @@ def test_markdown_has_ours_beside_the_papers(rows):
   assert "∞ / 75%" in text
   assert "**All L2 Attacks** | 1.00 / 25% (1.10 / 8%) | ∞ / 75% (2.30 / 80%) |" in text
   assert "| Pointwise Attack | — (9.0 / 19%) | 26.5 / 75% (22.0 / 78%) |" in text
+
+
+def test_all_rows_of_the_papers_attacks_leave_the_rows_beyond_out(rows):
+  # HopSkipJump (beyond the paper) beats Boundary and FGM on images 1 and 3 of the CNN.
+  built = table.build(rows + _rows("cnn", "hop_skip_jump_l2", [0.0, 0.5, 3.0, 2.0]))
+  keys = [key for key, _ in built.rows]
+  assert keys[:keys.index("all_linf") + 1] == [
+      "boundary", "hop_skip_jump_l2", "fgm", "latent_descent", "all_paper_l2", "all_l2",
+      "fgsm", "all_linf"]  # no L-inf row beyond the paper: no L-inf row of the paper's
+  # Per image: every attack 0, 0.5, 1, 2; the paper's attacks only 0, 1, 1, inf.
+  assert built.cells[("all_l2", "cnn")] == table.Cell(0.75, 0.25, 4)
+  assert built.cells[("all_paper_l2", "cnn")] == table.Cell(1.0, 0.25, 4)
+  assert built.cells[("all_paper_l2", "abs")] == built.cells[("all_l2", "abs")]
+  text = table.to_markdown(built)
+  assert "| HopSkipJump † | 1.25 / 50% |" in text
+  assert "| Boundary Attack | 1.50 / 50% (1.20 / 21%) |" in text  # the paper's: unmarked
+  # Both "All" rows compare with the paper's "All" row.
+  assert "| **All L2 Attacks (the paper's)** | 1.00 / 25% (1.10 / 8%) |" in text
+  assert "| **All L2 Attacks** | 0.75 / 25% (1.10 / 8%) |" in text
+  parsed = list(csv.DictReader(io.StringIO(table.to_csv(built))))
+  beyond = {r["row"] for r in parsed if r["beyond_paper"] == "1"}
+  assert beyond == {"hop_skip_jump_l2"}
+  paper_all = [r for r in parsed if r["row"] == "all_paper_l2" and r["model"] == "cnn"][0]
+  assert float(paper_all["median"]) == 1.0 and float(paper_all["paper_median"]) == 1.1
+
+
+def test_the_markdown_explains_its_symbols(rows):
+  # fgsm_ge on 2 of the CNN's 4 images: the cell says so.
+  text = table.to_markdown(table.build(rows + _rows("cnn", "fgsm_ge", [0.2, 0.4])))
+  assert "| FGSM w/ GE | 0.30 / 50% (0.10 / 21%) (n=2) |" in text
+  assert "| FGSM | 0.20 / 25% (0.10 / 4%) |  |" in text  # 4 images, as the column: no n
+  assert text.endswith("\n\n" + table.LEGEND)
+  legend = table.LEGEND.splitlines()
+  for symbol in ("(n=...)", "∞", "—", "An empty cell", table.BEYOND_PAPER):
+    assert [line for line in legend if line.startswith(f"- {symbol}")], symbol
+  assert "in parentheses the paper's Table 1" in legend[0]
+  assert "(the paper's)" in table.LEGEND
+
+
+def test_a_row_of_an_unregistered_attack_is_shown_under_its_name(rows):
+  built = table.build(rows + _rows("cnn", "old_attack", [0.0, 0.2, 0.2, 0.2], metric="l2"))
+  assert ("old_attack", "l2") in built.rows
+  assert built.rows.index(("old_attack", "l2")) < built.rows.index(("all_l2", "l2"))
+  # It counts in "All", not in "All (the paper's)": it cannot be shown to be the paper's.
+  assert built.cells[("all_l2", "cnn")].median == pytest.approx(0.2)
+  assert built.cells[("all_paper_l2", "cnn")].median == 1.0
+  assert "| old_attack † | 0.20 / 0% |" in table.to_markdown(built)
+  assert table.title("old_attack") == "old_attack" and table.beyond_paper("old_attack")
 
 
 def test_csv_holds_numbers(rows):
@@ -222,6 +271,37 @@ def test_abs_models_get_the_profiles_abs_overrides():
   cnn_unit = next(u for u in units if (u.model.name, u.attack) == ("cnn", "boundary"))
   abs_unit = next(u for u in units if (u.model.name, u.attack) == ("abs", "boundary"))
   assert cnn_unit.budget["max_queries"] == 5000 and abs_unit.budget["max_queries"] == 1000
+
+
+def test_an_attack_version_enters_the_fingerprint(monkeypatch):
+  ref = _ref("cnn", registry.AUTODIFF)
+  # Undeclared (the paper's attacks): the description, so the fingerprint, is as it was
+  # before versions existed (tests/test_shipped_results.py checks results/standard's).
+  assert catalog.ATTACKS["boundary"].version is None
+  assert "attack_version" not in plan.budget_description(ref, "boundary", profiles.STANDARD)
+  entry = catalog.ATTACKS["hop_skip_jump_l2"]
+  assert entry.version == 1
+  first, description = plan.budget_entry(ref, "hop_skip_jump_l2", profiles.STANDARD)
+  assert description["attack_version"] == 1
+  # A new version of the attack's code voids its rows: another fingerprint, same budget.
+  monkeypatch.setitem(catalog.ATTACKS, "hop_skip_jump_l2",
+                      dataclasses.replace(entry, version=2))
+  second, changed = plan.budget_entry(ref, "hop_skip_jump_l2", profiles.STANDARD)
+  assert second != first and changed["budget"] == description["budget"]
+  # The gradient variants carry their family's version (here: none).
+  assert catalog.ATTACKS["fgsm_envelope"].version is catalog.ATTACKS["fgsm"].version is None
+  for bad in (0, "1", 1.0, True):
+    with pytest.raises(ValueError, match="version must be an integer >= 1"):
+      dataclasses.replace(entry, version=bad)
+
+
+def test_default_models_are_the_columns_results_standard_holds():
+  # Until the rerun fills their columns, the authors' models run when named.
+  assert plan.default_models() == registry.paper_models()
+  for name in ("cnn_authors", "binary_abs_authors", "abs_authors", "substitute_cnn"):
+    assert name not in plan.default_models() and not registry.MODELS[name].in_default_plan
+  from abs_tf.evaluation import driver
+  assert driver.EvaluationConfig().models == plan.default_models()
 
 
 def test_profile_budgets():

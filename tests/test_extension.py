@@ -76,10 +76,12 @@ def test_a_new_attack_and_model_reach_table_1(new_attack, new_model, tmp_path, t
   assert not summary.warnings  # the rerun chunk reproduced
   # The new row, placed by its declaration among the L-inf rows; the new column.
   assert summary.table.models == ["cnn", new_model]
-  assert [row for row, _ in summary.table.rows] == [new_attack, "fgsm", "all_linf"]
+  # Beyond the paper's rows (its declaration): marked, and "All" of the paper's beside "All".
+  assert [row for row, _ in summary.table.rows] == [new_attack, "fgsm", "all_paper_linf",
+                                                    "all_linf"]
   markdown = (output_dir / "table.md").read_text()
   assert "| | CNN | Tiny CNN |" in markdown
-  assert "| Uniform Noise | " in markdown
+  assert "| Uniform Noise † | " in markdown
   found = summary.table.cells[(new_attack, new_model)]
   assert found.count == 3 and 0 <= found.median <= 1
   # The plan read the model's entry: real gradients, so FGSM applies; no ABS attacks.

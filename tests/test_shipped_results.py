@@ -101,3 +101,15 @@ def test_evaluate_without_flags_elsewhere_renders_the_shipped_results(tmp_path):
       (copy / driver.RESUME_FILE).read_text())
   assert (RESULTS_DIR / "table.md").read_text() in result.stdout
   assert sorted(p.name for p in tmp_path.iterdir()) == ["abs_tf_results"]
+
+
+def test_readme_shows_the_tables_clean_and_all_rows_and_its_legend():
+  """The README's excerpt of the shipped table is what table.md renders, not a stale copy."""
+  readme = (RESULTS_DIR.parents[1] / "README.md").read_text()
+  section = readme.split("### The shipped result", 1)[1].split("\n### ", 1)[0]
+  shown = [line for line in section.splitlines() if line.startswith("|")]
+  rendered = (RESULTS_DIR / "table.md").read_text().splitlines()
+  assert shown and set(shown) <= set(rendered)
+  assert [line for line in shown if line.startswith("| **All")] == [
+      line for line in rendered if line.startswith("| **All")]
+  assert table_lib.LEGEND in section

@@ -58,6 +58,11 @@ class AttackEntry:
     paper_row: one of the paper's Table 1 rows (False: a row beyond them).
     in_default_plan: run when no --attacks are given (False: only when named, e.g. attacks
       whose rows the shipped results/standard does not hold yet).
+    version: the attack's version, an integer >= 1, or None (undeclared). Part of its rows'
+      budget fingerprint when declared (`evaluation.plan.budget_description`): raise it with
+      every change to the attack's code that changes its results, so that rows of the old
+      code are refused instead of mixed with the new. None leaves the fingerprint as it was
+      before versions existed (the rows of results/standard keep theirs).
   """
   name: str
   factory: Callable
@@ -70,6 +75,7 @@ class AttackEntry:
   budget_of: Optional[str] = None
   paper_row: bool = True
   in_default_plan: bool = True
+  version: Optional[int] = None
 
   def __post_init__(self):
     if not self.name:
@@ -85,6 +91,11 @@ class AttackEntry:
       raise ValueError(f"{self.name}: gradient attacks (only) name a gradient source of "
                        f"{GRADIENT_SOURCES}, got kind {self.kind!r}, gradient "
                        f"{self.gradient!r}.")
+    if self.version is not None and not (
+        isinstance(self.version, int) and not isinstance(self.version, bool)
+        and self.version >= 1):
+      raise ValueError(f"{self.name}: version must be an integer >= 1 or None, got "
+                       f"{self.version!r}.")
 
   @property
   def budget_name(self) -> str:
@@ -120,15 +131,16 @@ def register_entry(entry: AttackEntry) -> AttackEntry:
 
 def entry_of(cls, **changes) -> AttackEntry:
   """The entry an attack class declares in its attributes: `name`, `metric`, `kind`,
-  `title`, `place`, and optionally `requires`, `gradient`, `paper_row`, `in_default_plan`;
-  `changes` replace
-  any of them (and may set `factory`, `budget_of`)."""
+  `title`, `place`, and optionally `requires`, `gradient_source`, `paper_row`,
+  `in_default_plan`, `version`; `changes` replace any of them (and may set `factory`,
+  `budget_of`)."""
   declared = dict(name=cls.name, factory=cls, metric=cls.metric, kind=cls.kind,
                   title=cls.title, place=cls.place,
                   requires=getattr(cls, "requires", OUTPUTS),
                   gradient=getattr(cls, "gradient_source", None),
                   paper_row=getattr(cls, "paper_row", True),
-                  in_default_plan=getattr(cls, "in_default_plan", True))
+                  in_default_plan=getattr(cls, "in_default_plan", True),
+                  version=getattr(cls, "version", None))
   declared.update(changes)
   return AttackEntry(**declared)
 

@@ -28,7 +28,6 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from absl import logging
 
-from abs_tf import registry
 from abs_tf.evaluation import executor as executor_lib
 from abs_tf.evaluation import figures
 from abs_tf.evaluation import models as models_lib
@@ -43,7 +42,7 @@ from abs_tf.evaluation import sanity
 from abs_tf.evaluation import table as table_lib
 
 NUM_TEST_IMAGES = 10_000
-PAPER_MODELS = registry.paper_models()  # the default models
+DEFAULT_MODELS = plan.default_models()
 GRADIENT_CHECK_IMAGES = 4
 # D+ against the paper's Figure 2, per model and metric (paper_curves.to_markdown).
 DISTRIBUTIONS_FILE = "distributions.md"
@@ -64,7 +63,7 @@ class EvaluationConfig:
     recheck: finished chunks attacked again at the end to check reproducibility.
     figures: render figure2.png and figure3.png.
   """
-  models: Sequence[str] = PAPER_MODELS
+  models: Sequence[str] = DEFAULT_MODELS
   attacks: Optional[Sequence[str]] = None
   profile: str = "standard"
   output_dir: str = "results/standard"

@@ -36,6 +36,12 @@ def metric_of(attack: str) -> str:
   return ATTACKS[attack].metric
 
 
+def default_models() -> Tuple[str, ...]:
+  """The models evaluated when none are named: the registry's, in its order, whose
+  `ModelSpec.in_default_plan` is set (the attacks' counterpart: `select_attacks`)."""
+  return tuple(name for name, spec in registry.MODELS.items() if spec.in_default_plan)
+
+
 def offers(model: models_lib.ModelRef) -> Set[str]:
   """What `model` offers attacks (catalog.REQUIREMENTS): its outputs always; real gradients
   if it has autodiff or straight-through ones; the latent inference if it is ABS; its own
@@ -153,12 +159,17 @@ class WorkUnit:
 def budget_description(model: models_lib.ModelRef, attack: str,
                        profile: profiles.Profile) -> dict:
   """What the results of (model, attack) depend on, besides the chunking: the model and its
-  fingerprint, the attack, its budget and seed; for a transfer attack also its substitute
-  model and that model's fingerprint (a retrained substitute gives other directions)."""
+  fingerprint, the attack, its budget and seed; the attack's version where it declares one
+  (`catalog.AttackEntry.version`: a change to its code that changes its results); for a
+  transfer attack also its substitute model and that model's fingerprint (a retrained
+  substitute gives other directions)."""
+  entry = ATTACKS[attack]
   budget = profile.budget(attack, model.is_abs)
   description = {"model": model.name, "model_fingerprint": model.fingerprint, "attack": attack,
                  "budget": budget, "seed": profile.seed}
-  substitute = ATTACKS[attack].substitute_of(budget)
+  if entry.version is not None:  # undeclared: the fingerprints of the rows made before
+    description["attack_version"] = entry.version
+  substitute = entry.substitute_of(budget)
   if substitute is not None:
     description.update(substitute=substitute,
                        substitute_fingerprint=models_lib.fingerprint(substitute))

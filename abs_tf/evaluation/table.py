@@ -6,9 +6,15 @@ Per model and attack, over the test images with a row:
   accuracy = fraction of images whose distance exceeds the metric's threshold (1.5 in L2,
              0.3 in L-infinity, 12 in L0): an adversarial at exactly the threshold counts.
 "All <metric> attacks" rows take, per image, the minimum distance over every attack of the
-metric that was run on the model (extra rows such as Latent Descent and `_envelope`
-included), over the images with at least one such row. "Clean" is the fraction of images
+metric that was run on the model (Latent Descent and the rows beyond the paper's, such as
+`_envelope`, included), over the images with at least one such row. Where a metric has rows
+beyond the paper's (`catalog.AttackEntry.paper_row` False, or attacks not registered in this
+process), an "All <metric> attacks (the paper's)" row takes the same minimum over the paper's
+attacks only, like for like with the paper's "All" row. "Clean" is the fraction of images
 that some row shows correctly classified (distance > 0).
+
+`to_markdown` renders the cells as "median / accuracy", the paper's in parentheses, rows
+beyond the paper's marked with BEYOND_PAPER, and a legend (LEGEND) under the table.
 
 References:
   Schott et al., ICLR 2019, section 5 (the two metrics) and Table 1 (the layout).
@@ -26,13 +32,43 @@ from abs_tf import registry
 from abs_tf.attacks import ATTACKS
 from abs_tf.attacks import catalog
 from abs_tf.evaluation import paper_table
-from abs_tf.evaluation import plan
 
 METRICS = ("l2", "linf", "l0")
 THRESHOLDS = {"l2": 1.5, "linf": 0.3, "l0": 12.0}
 METRIC_TITLES = {"l2": "L2", "linf": "L∞", "l0": "L0"}
-ALL_TITLES = {"all_l2": "All L2 Attacks", "all_linf": "All L∞ Attacks",
-              "all_l0": "All L0 Attacks"}
+ALL_TITLES = {f"all_{m}": f"All {METRIC_TITLES[m]} Attacks" for m in METRICS}
+PAPER_ALL_TITLES = {f"all_paper_{m}": f"All {METRIC_TITLES[m]} Attacks (the paper's)"
+                    for m in METRICS}
+BEYOND_PAPER = "†"  # marks the rows of attacks beyond the paper's Table 1
+
+LEGEND = f"""\
+- Cells: median adversarial distance / accuracy at the threshold ε, over the test images \
+attacked; in parentheses the paper's Table 1 (the authors' released models compare with \
+the paper's column of the model they are).
+- (n=...): the number of test images: in the Clean row, those the model was evaluated on; \
+in a cell, shown where the attack ran on fewer (the profile caps a costly attack at the \
+first n images).
+- ∞: the median is infinite: the attack found no adversarial for at least half of the \
+images (a failed attack counts as ∞, a misclassified clean image as 0).
+- —: no result where the paper has one: the attack did not run on this model, because \
+this machine's profile caps it at 0 images for its cost (e.g. the iterative w/ GE attacks \
+on ABS models in `standard`) or it was not requested.
+- An empty cell: the attack does not apply to the model (e.g. real-gradient attacks on ABS \
+models; Latent Descent and w/ envelope on the others), or it did not run and the paper has \
+no cell either.
+- {BEYOND_PAPER}: a row beyond the paper's Table 1 (an attack the paper did not run); it \
+counts in the "All" rows. "All ... Attacks" is the per-image best over every attack of the \
+metric; "All ... Attacks (the paper's)", shown where a metric has rows beyond the paper's, \
+the per-image best over the paper's attacks only, like for like with the paper's "All" row.
+- Latent Descent is the paper's attack on ABS models (section 4); its Table 1 shows it \
+only inside the "All" rows. A row titled by a stable name (e.g. `old_attack`) is of an \
+attack this code no longer registers; it counts as beyond the paper.
+"""
+
+
+def all_key(metric: str, paper_only: bool = False) -> str:
+  """The key of a metric's "All" row, or of its "All (the paper's)" row."""
+  return f"all_paper_{metric}" if paper_only else f"all_{metric}"
 
 
 def title(row_key: str) -> str:
@@ -40,7 +76,27 @@ def title(row_key: str) -> str:
   rows', or the key itself for an attack not registered in this process."""
   if row_key in ATTACKS:
     return ATTACKS[row_key].title
-  return ALL_TITLES.get(row_key, row_key)
+  return ALL_TITLES.get(row_key) or PAPER_ALL_TITLES.get(row_key, row_key)
+
+
+def is_paper_attack(attack: str) -> bool:
+  """Whether `attack` is one of the paper's (`catalog.AttackEntry.paper_row`); an attack
+  not registered in this process cannot be shown to be, so it counts as beyond."""
+  return attack in ATTACKS and ATTACKS[attack].paper_row
+
+
+def beyond_paper(row_key: str) -> bool:
+  """Whether a row is an attack's row beyond the paper's Table 1 (never an "All" row)."""
+  return row_key not in ALL_TITLES and row_key not in PAPER_ALL_TITLES and not (
+      is_paper_attack(row_key))
+
+
+def paper_key(row_key: str) -> str:
+  """The paper's Table 1 row a row compares with: an "All (the paper's)" row with the
+  paper's "All" row, any other with its own key."""
+  if row_key in PAPER_ALL_TITLES:
+    return all_key(row_key[len("all_paper_"):])
+  return row_key
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,11 +152,13 @@ def distances_by_attack(rows) -> Dict[tuple, Dict[int, float]]:
   return found
 
 
-def best_over_attacks(rows, metric: str) -> Dict[str, Dict[int, float]]:
-  """model -> {test_index: the smallest distance over the model's attacks of `metric`}."""
+def best_over_attacks(rows, metric: str, paper_only: bool = False
+                      ) -> Dict[str, Dict[int, float]]:
+  """model -> {test_index: the smallest distance over the model's attacks of `metric`}
+  (over the paper's attacks only if `paper_only`, `is_paper_attack`)."""
   best: Dict[str, Dict[int, float]] = {}
   for row in rows:
-    if row.metric == metric:
+    if row.metric == metric and (not paper_only or is_paper_attack(row.attack)):
       per_model = best.setdefault(row.model, {})
       per_model[row.test_index] = min(per_model.get(row.test_index, math.inf), row.distance)
   return best
@@ -127,21 +185,27 @@ def build(rows: Sequence, titles: Optional[Mapping[str, str]] = None) -> Table:
   clean = {m: Cell(math.nan, float(np.mean(list(v.values()))), len(v))
            for m, v in correct.items()}
   by_attack = distances_by_attack(rows)
-  stored = {row.attack for row in rows}
-  order = catalog.table_order(stored & set(ATTACKS)) + sorted(stored - set(ATTACKS))
+  metric_of = {row.attack: row.metric for row in rows}  # also of unregistered attacks
+  order = (catalog.table_order(set(metric_of) & set(ATTACKS))
+           + sorted(set(metric_of) - set(ATTACKS)))
   table_rows, cells = [], {}
+
+  def add_row(key, metric, distances_by_model):
+    table_rows.append((key, metric))
+    for model, distances in distances_by_model.items():
+      cells[(key, model)] = cell(distances.values(), metric)
+
   for metric in METRICS:
-    for attack in order:
-      if any(a == attack and plan.metric_of(a) == metric for (_, a) in by_attack):
-        table_rows.append((attack, metric))
-        for model in models:
-          if (model, attack) in by_attack:
-            cells[(attack, model)] = cell(by_attack[(model, attack)].values(), metric)
+    attacks = [a for a in order if metric_of[a] == metric]
+    for attack in attacks:
+      add_row(attack, metric, {m: by_attack[(m, attack)] for m in models
+                               if (m, attack) in by_attack})
+    paper_best = best_over_attacks(rows, metric, paper_only=True)
+    if paper_best and any(beyond_paper(a) for a in attacks):
+      add_row(all_key(metric, paper_only=True), metric, paper_best)
     best = best_over_attacks(rows, metric)
     if best:
-      table_rows.append((f"all_{metric}", metric))
-      for model, distances in best.items():
-        cells[(f"all_{metric}", model)] = cell(distances.values(), metric)
+      add_row(all_key(metric), metric, best)
   return Table(models, titles, clean, table_rows, cells)
 
 
@@ -157,13 +221,26 @@ def format_cell(median: float, accuracy: float, metric: str) -> str:
   return f"{format_median(median, metric)} / {accuracy:.0%}"
 
 
+def _paper_entry(row_key: str, model: str):
+  """The paper's (median, accuracy) for a row and model, or None."""
+  return paper_table.PAPER_TABLE.get(paper_key(row_key), {}).get(registry.paper_column(model))
+
+
 def _paper(row_key: str, model: str, metric: str) -> str:
-  entry = paper_table.PAPER_TABLE.get(row_key, {}).get(registry.paper_column(model))
+  entry = _paper_entry(row_key, model)
   return format_cell(entry[0], entry[1], metric) if entry else ""
 
 
+def markdown_title(row_key: str) -> str:
+  """A row's title in the Markdown table: "All" rows bold, rows beyond the paper marked."""
+  if row_key in ALL_TITLES or row_key in PAPER_ALL_TITLES:
+    return f"**{title(row_key)}**"
+  return f"{title(row_key)} {BEYOND_PAPER}" if beyond_paper(row_key) else title(row_key)
+
+
 def to_markdown(table: Table) -> str:
-  """Table 1 in Markdown: "median / accuracy" cells, the paper's beside in parentheses."""
+  """Table 1 in Markdown: "median / accuracy" cells, the paper's beside in parentheses, the
+  number of images where a cell has fewer than its column, and the legend under it."""
   lines = ["| | " + " | ".join(table.titles[m] for m in table.models) + " |",
            "|---|" + "---|" * len(table.models)]
 
@@ -181,10 +258,13 @@ def to_markdown(table: Table) -> str:
     for model in table.models:
       found = table.cells.get((row_key, model))
       ours = format_cell(found.median, found.accuracy, metric) if found else ""
-      cells.append(_with_paper(ours, _paper(row_key, model, metric)))
-    line(f"**{title(row_key)}**" if row_key.startswith("all_") else title(row_key), cells)
+      text = _with_paper(ours, _paper(row_key, model, metric))
+      if found and found.count < table.clean[model].count:
+        text += f" (n={found.count})"
+      cells.append(text)
+    line(markdown_title(row_key), cells)
   return ("Cells: median adversarial distance / accuracy at the threshold; the paper's "
-          "Table 1 in parentheses.\n\n" + "\n".join(lines) + "\n")
+          "Table 1 in parentheses.\n\n" + "\n".join(lines) + "\n\n" + LEGEND)
 
 
 def _paper_clean(model: str) -> str:
@@ -199,25 +279,27 @@ def _with_paper(ours: str, paper: str) -> str:
 
 
 CSV_FIELDS = ("row", "title", "metric", "model", "median", "accuracy", "count",
-              "paper_median", "paper_accuracy")
+              "paper_median", "paper_accuracy", "beyond_paper")
 
 
 def to_csv(table: Table) -> str:
-  """Table 1 as tidy CSV: one line per cell, numbers as numbers ("inf" for infinity)."""
+  """Table 1 as tidy CSV: one line per cell, numbers as numbers ("inf" for infinity);
+  beyond_paper is 1 on the rows of attacks beyond the paper's Table 1, else 0."""
   out = io.StringIO()
   writer = csv.writer(out, lineterminator="\n")
   writer.writerow(CSV_FIELDS)
   for model in table.models:
     paper = paper_table.PAPER_CLEAN_ACCURACY.get(registry.paper_column(model))
     writer.writerow(["clean", "Clean", "", model, "", table.clean[model].accuracy,
-                     table.clean[model].count, "", "" if paper is None else paper])
+                     table.clean[model].count, "", "" if paper is None else paper, 0])
   for row_key, metric in table.rows:
     for model in table.models:
       found = table.cells.get((row_key, model))
       if found is None:
         continue
-      paper = paper_table.PAPER_TABLE.get(row_key, {}).get(registry.paper_column(model))
+      paper = _paper_entry(row_key, model)
       writer.writerow([row_key, title(row_key), metric, model, found.median,
                        found.accuracy, found.count,
-                       "" if paper is None else paper[0], "" if paper is None else paper[1]])
+                       "" if paper is None else paper[0], "" if paper is None else paper[1],
+                       int(beyond_paper(row_key))])
   return out.getvalue()
