@@ -164,7 +164,7 @@ def test_keras_export_and_export_classifier_are_evaluated_from_the_command_line(
   classifier_export.export_classifier(mlp, tmp_path / "adapted" / "1")
   out = tmp_path / "out"
   result = _evaluate(f"--models={tmp_path / 'keras_export'},{tmp_path / 'adapted' / '1'}",
-                     *SMOKE, output_dir=out)
+                     *SMOKE, "--executor=local", output_dir=out)  # processes: elsewhere
   assert result.returncode == 0, result.stderr[-3000:]
   assert (f"input '{_keras_input_name(mlp)}' (float32 [B, 28, 28, 1]), output 'output_0' -> "
           "logits") in result.stderr

@@ -117,7 +117,7 @@ def test_estimate_prints_the_plan_with_skips_caps_stored_rows_and_times(rounded,
 def test_a_run_prints_its_plan_first_and_a_rerun_finds_everything_done(rounded, tmp_path):
   flags = [f"--models=cnn,{rounded}", "--attacks=fgsm,fgsm_ge,gaussian_noise",
            "--profile=smoke", "--num_samples=2", "--figures=false", "--recheck=0",
-           f"--output_dir={tmp_path / 'smoke'}"]
+           "--executor=local", f"--output_dir={tmp_path / 'smoke'}"]
   first = _evaluate(*flags)
   assert first.returncode == 0, first.stderr[-3000:]
   plan, after = first.stdout.split("\nIn all: ", 1)  # the plan, then the table

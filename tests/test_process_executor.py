@@ -82,7 +82,7 @@ def test_each_model_runs_in_a_fresh_process_that_ends(local_rows, tmp_path):
 
 
 def test_a_worker_past_its_memory_limit_is_replaced(local_rows, runner, tmp_path):
-  config = _config(tmp_path, models=("cnn",))
+  config = _config(tmp_path, models=("cnn",), attacks=ATTACKS[:1])  # 2 units
   units = driver.prepare(config, runner).units
   executor = executor_lib.ProcessExecutor(worker_memory_mb=1)  # every worker is past it
   found = list(executor.run(units))
