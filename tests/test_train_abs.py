@@ -3,6 +3,7 @@
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ import pytest
 from abs_tf.training import vae_training
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+TINY = dict(batch_size=16, max_images_per_class=16, seed=0)
 
 
 def test_kl_weight_falls_from_10_to_1_over_50_epochs():
@@ -32,15 +34,13 @@ def test_learning_rate_drops_once_at_its_epoch():
     vae_training.TrainConfig(learning_rate_drop_factor=0.0)
 
 
-def test_resumed_run_takes_the_scheduled_learning_rate(tmp_path):
+def test_resumed_run_takes_the_scheduled_learning_rate(base_run, tmp_path):
   """Adam's checkpointed step size must not override the schedule after a resume."""
   from abs_tf.data import mnist
   train = mnist.load("train")
-  small = dict(batch_size=16, max_images_per_class=16, seed=0)
-  vae_training.VAETrainer(vae_training.TrainConfig(epochs=1, **small), tmp_path).run(
-      train.images, train.labels)
-  config = vae_training.TrainConfig(epochs=2, learning_rate_drop_epoch=1, **small)
-  trainer = vae_training.VAETrainer(config, tmp_path)
+  shutil.copytree(base_run.checkpoint_dir, tmp_path / "run")
+  config = vae_training.TrainConfig(epochs=2, learning_rate_drop_epoch=1, **TINY)
+  trainer = vae_training.VAETrainer(config, tmp_path / "run")
   state = trainer.run(train.images, train.labels)
   assert state["history"][-1]["learning_rate"] == pytest.approx(1e-4)
   assert float(trainer.optimizer.learning_rate) == pytest.approx(1e-4)
@@ -60,14 +60,19 @@ def _run(tmp_path, epochs, export, extra=(), expect_ok=True):
 
 
 def _train(directory, **settings):
-  """A tiny run in this process; returns its trainer."""
+  """A tiny run (one epoch of `TINY`) in this process; returns its trainer."""
   from abs_tf.data import mnist
   train = mnist.load("train")
-  config = vae_training.TrainConfig(epochs=1, batch_size=16, max_images_per_class=16,
-                                    **settings)
+  config = vae_training.TrainConfig(epochs=1, **{**TINY, **settings})
   trainer = vae_training.VAETrainer(config, directory)
   trainer.run(train.images, train.labels)
   return trainer
+
+
+@pytest.fixture(scope="module")
+def base_run(tmp_path_factory):
+  """One tiny run of all ten classes, shared (read-only) by the tests that start from one."""
+  return _train(tmp_path_factory.mktemp("all"))
 
 
 def test_train_resume_and_export(tmp_path):
@@ -101,11 +106,11 @@ def test_training_lowers_the_loss():
   assert np.isfinite(last)
 
 
-def test_a_class_trained_alone_replaces_that_class(tmp_path):
-  full = _train(tmp_path / "all")
+def test_a_class_trained_alone_replaces_that_class(base_run, tmp_path):
+  full = base_run
   alone = _train(tmp_path / "c49", classes=(4, 9), seed=1)
   assert len(alone.vaes) == 2 and alone.state["classes"] == [4, 9]
-  vaes, provenance = vae_training.load_vaes(tmp_path / "all", {9: tmp_path / "c49"})
+  vaes, provenance = vae_training.load_vaes(full.checkpoint_dir, {9: tmp_path / "c49"})
   for c, expected in ((9, alone.vaes[1]), (3, full.vaes[3])):
     for got, want in zip(vaes[c].weights, expected.weights):
       np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
@@ -113,7 +118,7 @@ def test_a_class_trained_alone_replaces_that_class(tmp_path):
   assert provenance["replaced_vaes"]["9"]["seed"] == 1 and "4" not in provenance["replaced_vaes"]
   assert provenance["training"]["epoch"] == 1
   with pytest.raises(ValueError, match=r"classes \[4, 9\], not 5"):
-    vae_training.load_vaes(tmp_path / "all", {5: tmp_path / "c49"})
+    vae_training.load_vaes(full.checkpoint_dir, {5: tmp_path / "c49"})
   with pytest.raises(ValueError, match="expected a run of all ten"):
     vae_training.load_vaes(tmp_path / "c49")
   with pytest.raises(FileNotFoundError, match="No checkpoint"):
@@ -152,13 +157,13 @@ def test_decoder_variance_weighs_the_squared_error():
     vae_training.TrainConfig(decoder_variance=0.0)
 
 
-def test_a_fine_tune_starts_from_another_runs_weights(tmp_path):
-  base = _train(tmp_path / "all")
+def test_a_fine_tune_starts_from_another_runs_weights(base_run, tmp_path):
+  base = base_run
   tune = vae_training.VAETrainer(
       vae_training.TrainConfig(epochs=1, batch_size=16, max_images_per_class=16,
                                classes=(3, 9), decoder_variance=0.35, kl_weight_start=1.0),
       tmp_path / "tune")
-  assert tune.initialize_from(tmp_path / "all")
+  assert tune.initialize_from(base.checkpoint_dir)
   for got, want in zip(tune.vaes[1].weights, base.vaes[9].weights):
     np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
   assert tune.state["initialized_from"]["epoch"] == 1 and tune.state["epoch"] == 0
@@ -167,11 +172,11 @@ def test_a_fine_tune_starts_from_another_runs_weights(tmp_path):
   tune.run(train.images, train.labels)
   # Once the fine-tune has a checkpoint of its own it resumes from that, not the source.
   again = vae_training.VAETrainer(tune.config, tmp_path / "tune")
-  assert not again.initialize_from(tmp_path / "all")
-  _, provenance = vae_training.load_vaes(tmp_path / "all", {9: tmp_path / "tune"})
+  assert not again.initialize_from(base.checkpoint_dir)
+  _, provenance = vae_training.load_vaes(base.checkpoint_dir, {9: tmp_path / "tune"})
   assert provenance["replaced_vaes"]["9"]["decoder_variance"] == 0.35
   assert provenance["replaced_vaes"]["9"]["initialized_from"]["checkpoint_dir"] == str(
-      tmp_path / "all")
+      base.checkpoint_dir)
   with pytest.raises(ValueError, match="decoder variance 0.35, this run uses 0.5"):
     vae_training.VAETrainer(vae_training.TrainConfig(classes=(3, 9)), tmp_path / "tune").restore()
   with pytest.raises(ValueError, match=r"not all of \[3, 5\]"):
