@@ -35,6 +35,13 @@ def test_split():
   return mnist.load("test")
 
 
+@pytest.fixture(scope="module")
+def runner(test_split):
+  """An evaluation's unit runner on the test split (one per module: it caches models)."""
+  from abs_tf.evaluation import runner as runner_lib
+  return runner_lib.UnitRunner(test_split=test_split)
+
+
 @pytest.fixture(scope="session")
 def reference_cnn(reference_dir):
   """The authors' CNN (their released weights) as this project's classifier."""

@@ -26,7 +26,6 @@ from abs_tf.evaluation import models as models_lib
 from abs_tf.evaluation import plan
 from abs_tf.evaluation import profiles
 from abs_tf.evaluation import results
-from abs_tf.evaluation import runner as runner_lib
 from abs_tf.models import abs_model
 from abs_tf.models import latent_search
 
@@ -42,11 +41,6 @@ def _config(output_dir, **kwargs):
                   num_samples=2, chunk_size=1, recheck=0, figures=False)
   settings.update(kwargs)
   return driver.EvaluationConfig(**settings)
-
-
-@pytest.fixture(scope="module")
-def runner(test_split):
-  return runner_lib.UnitRunner(test_split=test_split)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ import pytest
 from abs_tf.evaluation import driver
 from abs_tf.evaluation import ray_executor
 from abs_tf.evaluation import results
-from abs_tf.evaluation import runner as runner_lib
 
 ray = pytest.importorskip("ray")
 from ray import cluster_utils  # pylint: disable=g-import-not-at-top
@@ -50,11 +49,6 @@ def _config(output_dir):
 
 def _lines(output_dir):
   return (pathlib.Path(output_dir) / results.RESULTS_FILE).read_text().splitlines()
-
-
-@pytest.fixture(scope="module")
-def runner(test_split):
-  return runner_lib.UnitRunner(test_split=test_split)
 
 
 @pytest.fixture(scope="module")
