@@ -437,3 +437,15 @@ def test_attack_defaults_follow_the_class_and_its_composition():
   assert mim["iterations"] == 10 and mim["bisection_steps"] == 20  # its base's
   assert attacks.ATTACKS["fgm_ge"].defaults()["gradient"] == "finite_differences"
   assert attacks.ATTACKS["boundary"].defaults()["steps"] == 5000  # Foolbox 1.3's
+
+
+def test_budgets_give_the_papers_values_per_model_where_they_differ(budgeted, monkeypatch):
+  """A reference profile that budgets ABS models apart: its values go with each group."""
+  rows, budgets = budgeted
+  monkeypatch.setattr(budget_notes, "REFERENCE", dataclasses.replace(
+      profiles.PAPER, abs_overrides=profiles.Overrides(budgets={"boundary": {"steps": 2000}})))
+  lines = table.budgets_markdown(table.build(rows, budgets=budgets)).splitlines()
+  assert ("- Boundary Attack: max_queries 5000, steps 1000 on CNN (queries per image: median "
+          "4,001, max 5,002) (`paper` profile: max_queries none, steps 5000); max_queries "
+          "1000, steps 1000 on ABS (queries per image: median 1,002, max 1,002) (`paper` "
+          "profile: max_queries none, steps 2000).") in lines

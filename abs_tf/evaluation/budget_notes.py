@@ -133,6 +133,7 @@ def describe(rows: Sequence, descriptions: Mapping[str, Mapping]
 
 
 def queries_median(queries: Sequence[int]) -> Optional[float]:
+  """The median of queries per image; None for none."""
   return float(np.median(queries)) if len(queries) else None
 
 
@@ -172,31 +173,35 @@ def to_lines(budgets: Mapping[Tuple[str, str], Budget], row_keys: Sequence[str],
     if not cells or (key not in beyond_paper and all(
         b.recorded and not b.changed for _, b in cells)):
       continue
-    groups: Dict[str, list] = {}  # the models sharing one budget, by its JSON
+    groups: Dict[tuple, list] = {}  # the models that share one budget, in column order
     for model, budget in cells:
-      groups.setdefault(_json([budget.recorded, budget.fingerprint if not budget.recorded
-                               else "", budget.changed, budget.paper]), []).append(
-                                   (model, budget))
+      same = (budget.recorded, "" if budget.recorded else budget.fingerprint,
+              _json(budget.changed), _json(budget.paper))
+      groups.setdefault(same, []).append((model, budget))
     references = {(name, _value(value)) for members in groups.values()
                   for name, value in members[0][1].paper}
-    one_reference = len({name for name, _ in references}) == len(references)
-    parts = []
-    for members in groups.values():
-      budget = members[0][1]
-      if not budget.recorded:
-        text = f"budget not recorded in budgets.json (fingerprint {budget.fingerprint})"
-      else:
-        text = _settings(budget.changed) if budget.changed else "the `paper` profile's budget"
-      text += " on " + ", ".join(model_titles[m] for m, _ in members)
-      queries = sorted(q for _, b in members for q in b.queries)
-      if queries:
-        text += (f" (queries per image: median {_count(queries_median(queries))}, "
-                 f"max {_count(queries[-1])})")
-      if not one_reference and budget.paper:
-        text += f" (`paper` profile: {_settings(budget.paper)})"
-      parts.append(text)
-    line = f"- {row_titles[key]}: " + "; ".join(parts)
-    if one_reference and references:
+    # The paper profile's values once at the end, unless they differ between the groups.
+    once = len({name for name, _ in references}) == len(references)
+    line = f"- {row_titles[key]}: " + "; ".join(
+        _group(members, model_titles, with_paper=not once) for members in groups.values())
+    if once and references:
       line += ". `paper` profile: " + ", ".join(f"{n} {v}" for n, v in sorted(references))
     lines.append(line + ".")
   return lines
+
+
+def _group(members, model_titles: Mapping[str, str], with_paper: bool) -> str:
+  """One budget of a line: what differs, on which models, their queries per image."""
+  budget = members[0][1]
+  if not budget.recorded:
+    text = f"budget not recorded in budgets.json (fingerprint {budget.fingerprint})"
+  else:
+    text = _settings(budget.changed) if budget.changed else "the `paper` profile's budget"
+  text += " on " + ", ".join(model_titles[model] for model, _ in members)
+  queries = sorted(q for _, b in members for q in b.queries)
+  if queries:
+    text += (f" (queries per image: median {_count(queries_median(queries))}, "
+             f"max {_count(queries[-1])})")
+  if with_paper and budget.paper:
+    text += f" (`paper` profile: {_settings(budget.paper)})"
+  return text
