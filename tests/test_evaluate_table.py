@@ -16,6 +16,7 @@ from abs_tf import attacks
 from abs_tf import registry
 from abs_tf.attacks import catalog
 from abs_tf.attacks import transfer
+from abs_tf.evaluation import budget_notes
 from abs_tf.evaluation import models as models_lib
 from abs_tf.evaluation import paper_table
 from abs_tf.evaluation import plan
@@ -318,3 +319,133 @@ def test_profile_budgets():
   assert profiles.fingerprint(description) == profiles.fingerprint(dict(description))
   assert profiles.fingerprint(description) != profiles.fingerprint(
       {"attack": "fgsm", "budget": {"a": 2}})
+
+
+def _budget_rows(model, attack, fingerprint, queries, distances=None):
+  """Rows of (model, attack) with one budget fingerprint and the given queries per image."""
+  distances = distances or [1.0] * len(queries)
+  return [results.Row(model, attack, plan.metric_of(attack), i, i % 10, d, q, 0.1, "standard",
+                      fingerprint, (0, len(queries)))
+          for i, (d, q) in enumerate(zip(distances, queries))]
+
+
+def _description(attack, budget, seed=0):
+  return {"attack": attack, "budget": budget, "seed": seed, "model": "m",
+          "model_fingerprint": "0", "profile": "standard"}
+
+
+@pytest.fixture
+def budgeted():
+  """Rows and budgets.json: Boundary cut (two budgets), FGM at the paper's budget spelt out,
+  Gaussian noise at {}, an envelope row (beyond the paper) at its defaults."""
+  rows = (_budget_rows("cnn", "boundary", "b_cnn", [5002, 3000, 5002, 10]) +
+          _budget_rows("abs", "boundary", "b_abs", [1002, 1002, 2, 1002]) +
+          _budget_rows("cnn", "fgm", "fgm", [20, 30, 40, 50]) +
+          _budget_rows("cnn", "gaussian_noise", "noise", [102] * 4) +
+          _budget_rows("abs", "gaussian_noise", "noise_abs", [102] * 4) +
+          _budget_rows("abs", "fgm_envelope", "env", [0, 0, 0, 0]))
+  budgets = {
+      "b_cnn": _description("boundary", {"steps": 1000, "max_queries": 5000}),
+      "b_abs": _description("boundary", {"steps": 1000, "max_queries": 1000}),
+      "fgm": _description("fgm", {"num_epsilons": 1000, "bisection_steps": 10}),
+      "noise": _description("gaussian_noise", {}),
+      "noise_abs": _description("gaussian_noise", {}),
+      "env": _description("fgm_envelope", {}),
+  }
+  return rows, budgets
+
+
+def test_budgets_say_what_differs_from_the_paper_and_every_row_beyond(budgeted):
+  rows, budgets = budgeted
+  text = table.to_markdown(table.build(rows, budgets=budgets))
+  listed = text.split(table.LEGEND, 1)[1]
+  assert table.BUDGETS_HEADING in listed
+  lines = [line for line in listed.splitlines() if line.startswith("- ")]
+  assert lines == [
+      # Median and max of each group's rows' queries (2, 10: e.g. misclassified images).
+      "- Boundary Attack: max_queries 5000, steps 1000 on CNN (queries per image: median "
+      "4,001, max 5,002); max_queries 1000, steps 1000 on ABS (queries per image: median "
+      "1,002, max 1,002). `paper` profile: max_queries none, steps 5000.",
+      # Beyond the paper: said even at the paper profile's budget; no queries recorded.
+      "- FGM w/ envelope †: the `paper` profile's budget on ABS.",
+  ]
+  # FGM spells out Foolbox 1.3's defaults and Gaussian noise has none: neither is listed.
+  assert "FGM:" not in listed and "Gaussian" not in listed and "bisection" not in listed
+
+
+def test_budgets_come_from_the_stored_descriptions_not_a_profile(budgeted):
+  rows, budgets = budgeted
+  # A budget no profile has, another seed, a fingerprint budgets.json lacks.
+  budgets = dict(budgets, noise=_description("gaussian_noise", {"epsilons": 7}, seed=3))
+  del budgets["noise_abs"]
+  built = table.build(rows, budgets=budgets)
+  text = table.budgets_markdown(built)
+  assert ("- Gaussian Noise: epsilons 7, seed 3 on CNN (queries per image: median 102, max "
+          "102); budget not recorded in budgets.json (fingerprint noise_abs) on ABS "
+          "(queries per image: median 102, max 102). `paper` profile: epsilons 1000, "
+          "seed 0.") in text
+  assert built.budgets[("gaussian_noise", "cnn")].changed == (("epsilons", 7), ("seed", 3))
+  assert not built.budgets[("gaussian_noise", "abs")].recorded
+
+
+def test_budgets_in_the_csv(budgeted):
+  rows, budgets = budgeted
+  parsed = {(r["row"], r["model"]): r for r in csv.DictReader(io.StringIO(
+      table.to_csv(table.build(rows, budgets=budgets))))}
+  boundary = parsed[("boundary", "cnn")]
+  assert json.loads(boundary["budget"]) == {"max_queries": 5000, "steps": 1000}
+  assert json.loads(boundary["paper_budget"]) == {"max_queries": None, "steps": 5000}
+  assert float(boundary["queries_median"]) == 4001 and int(boundary["queries_max"]) == 5002
+  assert json.loads(parsed[("fgm", "cnn")]["budget"]) == {}  # the paper's, spelt out
+  assert parsed[("fgm_envelope", "abs")]["queries_max"] == ""  # no row records queries
+  for key in (("clean", "cnn"), ("all_l2", "cnn")):
+    assert [parsed[key][f] for f in ("budget", "paper_budget", "queries_median")] == [""] * 3
+
+
+def test_budgets_at_the_papers_everywhere_are_said_once_and_absent_without_budgets(budgeted):
+  rows, budgets = budgeted
+  paper_only = [r for r in rows if r.attack in ("fgm", "gaussian_noise")]
+  built = table.build(paper_only, budgets=budgets)
+  assert table.to_markdown(built).endswith(
+      table.LEGEND + "\nBudgets: every row ran with the `paper` profile's budgets.\n")
+  assert table.to_markdown(table.build(rows)).endswith("\n\n" + table.LEGEND)
+
+
+def test_budgets_refuse_a_cell_of_two_fingerprints(budgeted):
+  rows, budgets = budgeted
+  mixed = rows + [dataclasses.replace(rows[0], test_index=9, fingerprint="b_abs")]
+  with pytest.raises(ValueError, match="cnn / boundary: rows of several budget fingerprints"):
+    table.build(mixed, budgets=budgets)
+
+
+def test_the_paper_profile_differs_from_itself_nowhere_and_standard_where_it_cuts():
+  for name in attacks.ATTACKS:
+    for is_abs in (False, True):
+      paper = {"attack": name, "budget": profiles.PAPER.budget(name, is_abs), "seed": 0}
+      assert budget_notes.differences(paper, is_abs) == ((), ()), name
+  standard = {"attack": "boundary", "budget": profiles.STANDARD.budget("boundary", True),
+              "seed": 0}
+  assert budget_notes.differences(standard, True) == (
+      (("max_queries", 1000), ("steps", 1000)), (("max_queries", None), ("steps", 5000)))
+  with pytest.raises(ValueError, match="with 'budget'"):
+    budget_notes.differences({"attack": "boundary", "seed": 0}, False)
+
+
+def test_attack_defaults_follow_the_class_and_its_composition():
+  mim = attacks.ATTACKS["mim"].defaults()
+  assert mim["relative_step"] == 0.2            # MIM's own
+  assert mim["iterations"] == 10 and mim["bisection_steps"] == 20  # its base's
+  assert attacks.ATTACKS["fgm_ge"].defaults()["gradient"] == "finite_differences"
+  assert attacks.ATTACKS["boundary"].defaults()["steps"] == 5000  # Foolbox 1.3's
+
+
+def test_budgets_give_the_papers_values_per_model_where_they_differ(budgeted, monkeypatch):
+  """A reference profile that budgets ABS models apart: its values go with each group."""
+  rows, budgets = budgeted
+  monkeypatch.setattr(budget_notes, "REFERENCE", dataclasses.replace(
+      profiles.PAPER, abs_overrides=profiles.Overrides(budgets={"boundary": {"steps": 2000}})))
+  lines = table.budgets_markdown(table.build(rows, budgets=budgets)).splitlines()
+  assert ("- Boundary Attack: max_queries 5000, steps 1000 on CNN (queries per image: median "
+          "4,001, max 5,002) (`paper` profile: max_queries none, steps 5000); max_queries "
+          "1000, steps 1000 on ABS (queries per image: median 1,002, max 1,002) (`paper` "
+          "profile: max_queries none, steps 2000).") in lines

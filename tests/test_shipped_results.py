@@ -45,9 +45,10 @@ def test_every_planned_unit_is_done_with_the_shipped_weights_and_budgets(copied,
 
 
 def test_table_is_rendered_from_the_rows(copied):
-  rows = list(results.ResultStore(copied).rows.values())
+  store = results.ResultStore(copied)
+  rows = list(store.rows.values())
   titles = {name: registry.get_spec(name).title for name in CONFIG.models}
-  table = table_lib.build(rows, titles)
+  table = table_lib.build(rows, titles, store.budgets())
   assert table_lib.to_markdown(table) == (RESULTS_DIR / "table.md").read_text()
   assert table_lib.to_csv(table) == (RESULTS_DIR / "table.csv").read_text()
   assert {model: table.clean[model].count for model in table.models} == {
@@ -103,7 +104,7 @@ def test_evaluate_without_flags_elsewhere_renders_the_shipped_results(tmp_path):
   assert sorted(p.name for p in tmp_path.iterdir()) == ["abs_tf_results"]
 
 
-def test_readme_shows_the_tables_clean_and_all_rows_and_its_legend():
+def test_readme_shows_the_tables_clean_and_all_rows_its_legend_and_budgets():
   """The README's excerpt of the shipped table is what table.md renders, not a stale copy."""
   readme = (RESULTS_DIR.parents[1] / "README.md").read_text()
   section = readme.split("### The shipped result", 1)[1].split("\n### ", 1)[0]
@@ -113,3 +114,5 @@ def test_readme_shows_the_tables_clean_and_all_rows_and_its_legend():
   assert [line for line in shown if line.startswith("| **All")] == [
       line for line in rendered if line.startswith("| **All")]
   assert table_lib.LEGEND in section
+  budgets = (RESULTS_DIR / "table.md").read_text().split(table_lib.LEGEND, 1)[1]
+  assert table_lib.BUDGETS_HEADING in budgets and budgets.strip() in section

@@ -16,6 +16,8 @@ References:
 """
 
 import dataclasses
+import functools
+import inspect
 from typing import Callable, Dict, Optional
 
 # An attack's kind.
@@ -102,6 +104,14 @@ class AttackEntry:
     """The stable name whose profile budget this attack takes."""
     return self.budget_of or self.name
 
+  def defaults(self) -> dict:
+    """The keyword arguments the attack takes when its budget does not name them: the
+    defaults of its factory's keyword parameters (of a class, over its `__init__`s from the
+    most derived on, as the attacks pass their keyword arguments on to their bases), and a
+    composition's fixed ones (`functools.partial`, e.g. the gradient source of a variant).
+    {} for a factory whose signature cannot be read."""
+    return keyword_defaults(self.factory)
+
   def __call__(self, **kwargs):
     """The attack built with `kwargs` (its budget and seed), reporting under `name`."""
     attack = self.factory(**kwargs)
@@ -115,6 +125,24 @@ class AttackEntry:
 
 
 ATTACKS: Dict[str, AttackEntry] = {}
+
+
+def keyword_defaults(factory) -> dict:
+  """name -> default of every keyword parameter of `factory` (see `AttackEntry.defaults`)."""
+  if isinstance(factory, functools.partial):
+    return {**keyword_defaults(factory.func), **factory.keywords}
+  functions = ([cls.__init__ for cls in factory.__mro__ if "__init__" in vars(cls)]
+               if inspect.isclass(factory) else [factory])
+  found = {}
+  for function in functions:
+    try:
+      parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):  # e.g. a builtin's
+      continue
+    for parameter in parameters:
+      if parameter.default is not inspect.Parameter.empty:
+        found.setdefault(parameter.name, parameter.default)
+  return found
 
 
 def register_entry(entry: AttackEntry) -> AttackEntry:

@@ -239,7 +239,7 @@ def evaluate(config: EvaluationConfig,
   for warning in warnings:
     logging.warning("%s", warning)
   titles = {ref.name: ref.title for ref in refs}
-  table = table_lib.build(rows, titles)
+  table = table_lib.build(rows, titles, store.budgets())
   comparisons = paper_curves.compare(rows)
   outputs = _render(config, store, rows, table, titles, refs, keep, runner, adversarials,
                     comparisons)

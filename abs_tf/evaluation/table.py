@@ -14,7 +14,9 @@ attacks only, like for like with the paper's "All" row. "Clean" is the fraction 
 that some row shows correctly classified (distance > 0).
 
 `to_markdown` renders the cells as "median / accuracy", the paper's in parentheses, rows
-beyond the paper's marked with BEYOND_PAPER, and a legend (LEGEND) under the table.
+beyond the paper's marked with BEYOND_PAPER, a legend (LEGEND) under the table and, where the
+table is built with budgets.json, the budgets as run where they differ from the paper's
+(`budget_notes`).
 
 References:
   Schott et al., ICLR 2019, section 5 (the two metrics) and Table 1 (the layout).
@@ -31,6 +33,7 @@ import numpy as np
 from abs_tf import registry
 from abs_tf.attacks import ATTACKS
 from abs_tf.attacks import catalog
+from abs_tf.evaluation import budget_notes
 from abs_tf.evaluation import paper_table
 
 METRICS = ("l2", "linf", "l0")
@@ -117,12 +120,15 @@ class Table:
     clean: model name -> clean accuracy (fraction of images correctly classified).
     rows: (row key, metric) in order; a row key is an attack name or "all_<metric>".
     cells: (row key, model) -> Cell, for the cells with results.
+    budgets: (attack, model) -> its budget as run against the paper's
+      (`budget_notes.Budget`), for every attack cell; empty where built without budgets.json.
   """
   models: List[str]
   titles: Dict[str, str]
   clean: Dict[str, Cell]
   rows: List[tuple]
   cells: Dict[tuple, Cell]
+  budgets: Dict[tuple, budget_notes.Budget] = dataclasses.field(default_factory=dict)
 
 
 def median_distance(distances) -> float:
@@ -171,9 +177,21 @@ def model_order(names: Iterable[str]) -> List[str]:
   return known + [n for n in names if n not in registry.MODELS]
 
 
-def build(rows: Sequence, titles: Optional[Mapping[str, str]] = None) -> Table:
-  """Table 1 from result rows (any iterable of objects with model, attack, metric,
-  test_index and distance)."""
+def build(rows: Sequence, titles: Optional[Mapping[str, str]] = None,
+          budgets: Optional[Mapping[str, Mapping]] = None) -> Table:
+  """Table 1 from result rows.
+
+  Args:
+    rows: any iterable of objects with model, attack, metric, test_index and distance (and
+      fingerprint and queries, where `budgets` is given).
+    titles: model -> column title, over the registry's.
+    budgets: budgets.json (fingerprint -> description) of the rows' fingerprints; the table
+      then says each row's budget as run where it differs from the paper's. None: it does
+      not (e.g. hand-made rows).
+
+  Raises:
+    ValueError: `budgets` given and a (model, attack) has rows of several fingerprints.
+  """
   rows = list(rows)
   models = model_order(row.model for row in rows)
   titles = {m: (titles or {}).get(m) or (registry.MODELS[m].title if m in registry.MODELS
@@ -206,7 +224,8 @@ def build(rows: Sequence, titles: Optional[Mapping[str, str]] = None) -> Table:
     best = best_over_attacks(rows, metric)
     if best:
       add_row(all_key(metric), metric, best)
-  return Table(models, titles, clean, table_rows, cells)
+  described = {} if budgets is None else budget_notes.describe(rows, budgets)
+  return Table(models, titles, clean, table_rows, cells, described)
 
 
 def format_median(value: float, metric: str) -> str:
@@ -240,7 +259,8 @@ def markdown_title(row_key: str) -> str:
 
 def to_markdown(table: Table) -> str:
   """Table 1 in Markdown: "median / accuracy" cells, the paper's beside in parentheses, the
-  number of images where a cell has fewer than its column, and the legend under it."""
+  number of images where a cell has fewer than its column, the legend under it and, where
+  the table has budgets, the budgets list (`budgets_markdown`) under that."""
   lines = ["| | " + " | ".join(table.titles[m] for m in table.models) + " |",
            "|---|" + "---|" * len(table.models)]
 
@@ -264,7 +284,31 @@ def to_markdown(table: Table) -> str:
       cells.append(text)
     line(markdown_title(row_key), cells)
   return ("Cells: median adversarial distance / accuracy at the threshold; the paper's "
-          "Table 1 in parentheses.\n\n" + "\n".join(lines) + "\n\n" + LEGEND)
+          "Table 1 in parentheses.\n\n" + "\n".join(lines) + "\n\n" + LEGEND
+          + budgets_markdown(table))
+
+
+BUDGETS_HEADING = (
+    "Budgets as run (from budgets.json), where they differ from the `paper` profile's "
+    "(Foolbox 1.3's defaults, the paper's settings), and of every row beyond the paper "
+    f"({BEYOND_PAPER}): the attack's keyword arguments that differ, the models that shared "
+    "them, and the model queries per image that their rows record (median, max over the "
+    "images attacked).")
+
+
+def budgets_markdown(table: Table) -> str:
+  """The budgets list under the legend ("" for a table built without budgets.json): a line
+  per attack row whose budget as run differs from the `paper` profile's on some model, and
+  per row beyond the paper's (`budget_notes.to_lines`)."""
+  if not table.budgets:
+    return ""
+  keys = [key for key, _ in table.rows if key not in ALL_TITLES and key not in PAPER_ALL_TITLES]
+  lines = budget_notes.to_lines(table.budgets, keys, {key: markdown_title(key) for key in keys},
+                                table.models, table.titles,
+                                [key for key in keys if beyond_paper(key)])
+  if not lines:
+    return "\nBudgets: every row ran with the `paper` profile's budgets.\n"
+  return "\n" + BUDGETS_HEADING + "\n\n" + "\n".join(lines) + "\n"
 
 
 def _paper_clean(model: str) -> str:
@@ -279,19 +323,25 @@ def _with_paper(ours: str, paper: str) -> str:
 
 
 CSV_FIELDS = ("row", "title", "metric", "model", "median", "accuracy", "count",
-              "paper_median", "paper_accuracy", "beyond_paper")
+              "paper_median", "paper_accuracy", "beyond_paper", "budget", "paper_budget",
+              "queries_median", "queries_max")
 
 
 def to_csv(table: Table) -> str:
   """Table 1 as tidy CSV: one line per cell, numbers as numbers ("inf" for infinity);
-  beyond_paper is 1 on the rows of attacks beyond the paper's Table 1, else 0."""
+  beyond_paper is 1 on the rows of attacks beyond the paper's Table 1, else 0. On attack
+  rows of a table built with budgets.json: budget, a JSON object of the keyword arguments
+  as run that differ from the `paper` profile's ("{}": none differ; empty: not recorded),
+  paper_budget the `paper` profile's values of the same, and the queries per image the
+  cell's rows record (median, max). Empty on the Clean and "All" rows."""
   out = io.StringIO()
   writer = csv.writer(out, lineterminator="\n")
   writer.writerow(CSV_FIELDS)
   for model in table.models:
     paper = paper_table.PAPER_CLEAN_ACCURACY.get(registry.paper_column(model))
     writer.writerow(["clean", "Clean", "", model, "", table.clean[model].accuracy,
-                     table.clean[model].count, "", "" if paper is None else paper, 0])
+                     table.clean[model].count, "", "" if paper is None else paper, 0,
+                     "", "", "", ""])
   for row_key, metric in table.rows:
     for model in table.models:
       found = table.cells.get((row_key, model))
@@ -301,5 +351,15 @@ def to_csv(table: Table) -> str:
       writer.writerow([row_key, title(row_key), metric, model, found.median,
                        found.accuracy, found.count,
                        "" if paper is None else paper[0], "" if paper is None else paper[1],
-                       int(beyond_paper(row_key))])
+                       int(beyond_paper(row_key))] + _budget_fields(table, row_key, model))
   return out.getvalue()
+
+
+def _budget_fields(table: Table, row_key: str, model: str) -> list:
+  """budget, paper_budget, queries_median, queries_max of a cell (see `to_csv`)."""
+  budget = table.budgets.get((row_key, model))
+  if budget is None:
+    return ["", "", "", ""]
+  median = budget_notes.queries_median(budget.queries)
+  return [budget.to_json(), budget_notes.to_json(budget.paper) if budget.recorded else "",
+          "" if median is None else median, budget.queries[-1] if budget.queries else ""]
