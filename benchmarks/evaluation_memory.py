@@ -25,23 +25,14 @@ import time
 from absl import app
 from absl import flags
 
+from abs_tf.evaluation import executor
+
 flags.DEFINE_float("interval", 0.5, "Seconds between samples.")
 flags.DEFINE_string("log", None, "File for the evaluation's output (default: discarded).")
 FLAGS = flags.FLAGS
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 KIB = 1024
-
-
-def status_kib(pid: int, field: str) -> int:
-  """A `VmXXX` field of /proc/<pid>/status in KiB (0 once the process is gone)."""
-  try:
-    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
-      if line.startswith(field + ":"):
-        return int(line.split()[1])
-  except (FileNotFoundError, ProcessLookupError):
-    pass
-  return 0
 
 
 def descendants(root: int) -> list:
@@ -65,10 +56,10 @@ def sample_tree(root: int, seen: dict) -> int:
   total = 0
   now = time.monotonic()
   for pid in descendants(root):
-    peak = status_kib(pid, "VmHWM")
+    peak = executor.status_kib(pid, "VmHWM")
     if not peak:
       continue  # gone
-    total += status_kib(pid, "VmRSS")
+    total += executor.status_kib(pid, "VmRSS")
     record = seen.setdefault(pid, {"pid": pid, "role": "driver" if pid == root else "worker",
                                    "peak_kib": 0, "first": now, "last": now})
     record["peak_kib"] = max(record["peak_kib"], peak)

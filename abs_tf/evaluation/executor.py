@@ -58,15 +58,24 @@ class LocalExecutor(Executor):
       yield self.runner.run(unit)
 
 
+def status_kib(pid, field: str) -> int:
+  """A memory field (e.g. VmRSS, VmHWM) of /proc/<pid>/status in KiB; 0 where there is none
+  (a process that is gone, a system without /proc)."""
+  try:
+    with open(f"/proc/{pid}/status") as status:
+      for line in status:
+        if line.startswith(field + ":"):
+          return int(line.split()[1])
+  except OSError:  # FileNotFoundError, ProcessLookupError
+    pass
+  return 0
+
+
 def resident_mb() -> float:
   """This process's resident memory in MiB now (Linux); elsewhere its peak so far."""
-  try:
-    with open("/proc/self/status") as status:
-      for line in status:
-        if line.startswith("VmRSS:"):
-          return int(line.split()[1]) / 1024
-  except OSError:
-    pass
+  resident = status_kib("self", "VmRSS")
+  if resident:
+    return resident / 1024
   peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB; bytes on macOS
   return peak / (MIB if sys.platform == "darwin" else 1024)
 

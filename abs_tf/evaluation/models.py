@@ -116,17 +116,19 @@ class ModelCache:
     """Drops the model `name` if `get` loaded it (a model given by `put` stays: it could not
     be loaded again), and collects it, so that its memory (an ABS model's prototype cache,
     freed with the model) is reused by what this process loads next."""
-    if name in self._models and name not in self._given:
-      del self._models[name]
-      gc.collect()  # models hold reference cycles (Keras layers, traced functions)
+    self._drop([name])
 
   def release_all(self):
     """Drops every model `get` loaded (see `release`)."""
-    loaded = [name for name in self._models if name not in self._given]
+    self._drop(list(self._models))
+
+  def _drop(self, names):
+    """Drops the models of `names` that `get` loaded, then collects them once."""
+    loaded = [name for name in names if name in self._models and name not in self._given]
     for name in loaded:
       del self._models[name]
     if loaded:
-      gc.collect()
+      gc.collect()  # models hold reference cycles (Keras layers, traced functions)
 
   def get(self, name: str, **signature_keys) -> classifier.Classifier:
     """The model `name`, loaded by `registry.load_model(name, **signature_keys)` the first

@@ -82,6 +82,11 @@ def title(row_key: str) -> str:
   return ALL_TITLES.get(row_key) or PAPER_ALL_TITLES.get(row_key, row_key)
 
 
+def is_all_row(row_key: str) -> bool:
+  """Whether a row is an "All" row (of every attack or of the paper's), not an attack's."""
+  return row_key in ALL_TITLES or row_key in PAPER_ALL_TITLES
+
+
 def is_paper_attack(attack: str) -> bool:
   """Whether `attack` is one of the paper's (`catalog.AttackEntry.paper_row`); an attack
   not registered in this process cannot be shown to be, so it counts as beyond."""
@@ -90,8 +95,7 @@ def is_paper_attack(attack: str) -> bool:
 
 def beyond_paper(row_key: str) -> bool:
   """Whether a row is an attack's row beyond the paper's Table 1 (never an "All" row)."""
-  return row_key not in ALL_TITLES and row_key not in PAPER_ALL_TITLES and not (
-      is_paper_attack(row_key))
+  return not is_all_row(row_key) and not is_paper_attack(row_key)
 
 
 def paper_key(row_key: str) -> str:
@@ -252,7 +256,7 @@ def _paper(row_key: str, model: str, metric: str) -> str:
 
 def markdown_title(row_key: str) -> str:
   """A row's title in the Markdown table: "All" rows bold, rows beyond the paper marked."""
-  if row_key in ALL_TITLES or row_key in PAPER_ALL_TITLES:
+  if is_all_row(row_key):
     return f"**{title(row_key)}**"
   return f"{title(row_key)} {BEYOND_PAPER}" if beyond_paper(row_key) else title(row_key)
 
@@ -302,7 +306,7 @@ def budgets_markdown(table: Table) -> str:
   per row beyond the paper's (`budget_notes.to_lines`)."""
   if not table.budgets:
     return ""
-  keys = [key for key, _ in table.rows if key not in ALL_TITLES and key not in PAPER_ALL_TITLES]
+  keys = [key for key, _ in table.rows if not is_all_row(key)]
   lines = budget_notes.to_lines(table.budgets, keys, {key: markdown_title(key) for key in keys},
                                 table.models, table.titles,
                                 [key for key in keys if beyond_paper(key)])
