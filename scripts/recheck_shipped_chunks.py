@@ -7,11 +7,15 @@ r"""Re-attacks the cheapest stored chunk of every (model, attack) of a results d
 Fingerprints cover the models and the budgets, not the code: after a refactoring, this
 checks that the code still computes the stored results. For each (model, attack) it plans
 with the current code (whose budget fingerprints must be the stored ones), attacks the
-stored chunk that took the least time again and prints whether every distance is equal
-(and within the evaluation's recheck tolerance). --estimate prints the stored seconds of
-those chunks instead. Nothing is written to the results directory.
+stored chunk that took the least time again and prints one of: "reproduced" (every
+distance bit for bit), "within tolerance" (not bit for bit, but within the evaluation's
+recheck tolerance, `sanity.compare_rerun`), "DIFFERS" (beyond it, or a row's outcome
+changed), with the largest relative difference of a distance. --estimate prints the stored
+seconds of those chunks instead. Nothing is written to the results directory. The exit
+status is 1 if a chunk DIFFERS.
 """
 
+import math
 import sys
 
 from absl import app
@@ -52,23 +56,34 @@ def main(argv):
             f"{progress.format_seconds(seconds):>8s}")
     print(f"{'total':>41s} {progress.format_seconds(total):>8s}")
     return 0
-  failed = 0
+  failed = reproduced = 0
   profile = profiles.get_profile(FLAGS.profile)
   for chunk in chunks:  # one at a time, so that each line is printed as it is known
     [found] = driver.recheck_chunks(run.store, run.refs, run.planned, profile, runner,
                                     [chunk])
     again = {row.key: row.distance for row in found.rerun}
     equal = all(again.get(row.key) == row.distance for row in found.stored)
-    status = "reproduced" if equal and not found.differences else "DIFFERS"
-    failed += status != "reproduced"
+    status = ("DIFFERS" if found.differences
+              else "reproduced" if equal else "within tolerance")
+    failed += status == "DIFFERS"
+    reproduced += status == "reproduced"
     print(f"{found.model:>18s} {found.attack:>18s} {found.start:>3d}-{found.stop - 1:<3d} "
-          f"{status} ({len(found.stored)} rows, distances "
-          f"{'equal' if equal else 'not equal'})", flush=True)
+          f"{status} ({len(found.stored)} rows, largest relative difference "
+          f"{_largest_relative_difference(found.stored, again):.2g})", flush=True)
     for difference in found.differences:
       print("   ", difference)
-  print(f"{len(chunks) - failed} of {len(chunks)} chunks reproduced.")
+  print(f"{reproduced} of {len(chunks)} chunks reproduced, "
+        f"{len(chunks) - reproduced - failed} within tolerance, {failed} differ.")
   return 1 if failed else 0
 
+
+def _largest_relative_difference(stored, again) -> float:
+  """max |d' - d| / |d| over the rows whose distances are both finite (0 if none)."""
+  ratios = [abs(again[row.key] - row.distance) / max(abs(row.distance), 1e-12)
+            for row in stored
+            if row.key in again and math.isfinite(row.distance)
+            and math.isfinite(again[row.key])]
+  return max(ratios, default=0.0)
 
 if __name__ == "__main__":
   app.run(lambda argv: sys.exit(main(argv)))
