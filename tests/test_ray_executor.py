@@ -1,6 +1,7 @@
 """The Ray executor on a 3-node cluster on loopback (`ray.cluster_utils.Cluster`): a smoke
-evaluation gives the local executor's rows, and still does after a worker node is removed
-mid-run (its units run again elsewhere; no row lost, none duplicated)."""
+evaluation from the command line gives the local executor's rows, also when its driver is
+killed and the command run again, and an evaluation still does after a worker node is
+removed mid-run (its units run again elsewhere; no row lost, none duplicated)."""
 
 import collections
 import os
@@ -81,16 +82,11 @@ def _command(cluster, output_dir):
           "--executor=ray", f"--ray_address={cluster.address}"]
 
 
-def test_command_line_on_the_cluster_gives_the_local_rows(cluster, local_rows, tmp_path):
-  cluster, _ = cluster
-  result = subprocess.run(_command(cluster, tmp_path), capture_output=True, text=True,
-                          cwd=REPO_ROOT, timeout=300)
-  assert result.returncode == 0, result.stderr[-3000:]
-  assert results.outcomes(tmp_path) == local_rows
-  assert len(_lines(tmp_path)) == len(local_rows)
-
-
-def test_a_killed_driver_resumes_from_its_results(cluster, local_rows, tmp_path):
+def test_command_line_on_the_cluster_resumes_a_killed_driver_to_the_local_rows(
+    cluster, local_rows, tmp_path):
+  """The command line on the cluster, killed after its first rows and run again, gives the
+  local executor's rows, each once: every row was computed by the command line on the cluster,
+  from a fresh start by the first run and to the end by the second."""
   cluster, _ = cluster
   path = tmp_path / results.RESULTS_FILE
   log = tmp_path / "killed_driver.log"
