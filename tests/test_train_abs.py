@@ -46,7 +46,9 @@ def test_resumed_run_takes_the_scheduled_learning_rate(pair_run, tmp_path):
   shutil.copytree(pair_run.checkpoint_dir, tmp_path / "run")
   config = vae_training.TrainConfig(epochs=2, learning_rate_drop_epoch=1, **{**TINY, **PAIR})
   trainer = vae_training.VAETrainer(config, tmp_path / "run")
-  state = trainer.run(train.images, train.labels)
+  trained = []
+  state = trainer.run(train.images, train.labels, on_epoch=trained.append)
+  assert [record["epoch"] for record in trained] == [2]  # resumed: the second epoch only
   assert state["history"][-1]["learning_rate"] == pytest.approx(1e-4)
   assert float(trainer.optimizer.learning_rate) == pytest.approx(1e-4)
 
