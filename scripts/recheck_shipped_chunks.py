@@ -78,12 +78,12 @@ def main(argv):
 
 
 def _largest_relative_difference(stored, again) -> float:
-  """max |d' - d| / |d| over the rows whose distances are both finite (0 if none)."""
-  ratios = [abs(again[row.key] - row.distance) / max(abs(row.distance), 1e-12)
-            for row in stored
-            if row.key in again and math.isfinite(row.distance)
-            and math.isfinite(again[row.key])]
-  return max(ratios, default=0.0)
+  """max `sanity.relative_difference` over the rows whose distances are both finite (0 if
+  none)."""
+  differences = (sanity.relative_difference(row.distance, again[row.key])
+                 for row in stored if row.key in again)
+  return max((d for d in differences if math.isfinite(d)), default=0.0)
+
 
 if __name__ == "__main__":
   app.run(lambda argv: sys.exit(main(argv)))

@@ -67,6 +67,13 @@ def cheapest_batches(rows: Sequence, count: int, allowed) -> List[Tuple[str, str
   return [key for _, key in sorted(useful)[:count]]
 
 
+def relative_difference(stored: float, again: float) -> float:
+  """|again - stored| / |stored| (inf where either is not finite)."""
+  if not (math.isfinite(stored) and math.isfinite(again)):
+    return math.inf
+  return abs(again - stored) / max(abs(stored), 1e-12)
+
+
 def compare_rerun(stored: Sequence, rerun: Sequence, rtol: float = 1e-4) -> List[str]:
   """Warnings where a rerun's distances differ from the stored rows of the same images."""
   again = {row.key: row.distance for row in rerun}
@@ -75,9 +82,7 @@ def compare_rerun(stored: Sequence, rerun: Sequence, rtol: float = 1e-4) -> List
     other = again.get(row.key)
     if other is None:
       continue
-    same = (other == row.distance or
-            (math.isfinite(other) and math.isfinite(row.distance) and
-             abs(other - row.distance) <= rtol * max(abs(row.distance), 1e-12)))
+    same = other == row.distance or relative_difference(row.distance, other) <= rtol
     if not same:
       warnings.append(f"{row.attack} on {row.model}, test image {row.test_index}: stored "
                       f"distance {row.distance:.6g}, {other:.6g} when attacked again with "
