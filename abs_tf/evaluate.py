@@ -81,6 +81,9 @@ flags.DEFINE_string("output_dir", None, "Output directory (resumes what it holds
 flags.DEFINE_integer("recheck", 1, "Finished chunks attacked again to check that results "
                      "reproduce.")
 flags.DEFINE_bool("figures", True, "Render figure2.png and figure3.png.")
+flags.DEFINE_bool("set_aside_stale", False, "Move the stored rows of a (model, attack) that "
+                  "this run plans with another budget (e.g. after a profile changed) to "
+                  "results.stale.jsonl and attack it again, instead of refusing the run.")
 flags.DEFINE_enum("executor", "processes", sorted(EXECUTORS), "Where units run: a worker "
                   "process per model (processes), this process (local), or a Ray cluster "
                   "(ray; pip install 'abs-tf[ray]').")
@@ -107,7 +110,7 @@ def print_estimate(config, timings_dir, runner, model_refs=()):
   timing_rows = list(results.ResultStore(timings_dir).rows.values())
   if not timing_rows:
     raise ValueError(f"No result rows in {timings_dir} to estimate from.")
-  run = driver.prepare(config, runner, model_refs)
+  run = driver.prepare(config, runner, model_refs, dry_run=True)
   estimates = progress.estimate(run.units, timing_rows)
   print(plan_report.to_text(plan_report.describe(config, run, estimates)))
 
@@ -175,7 +178,8 @@ def main(argv):
         else tuple(FLAGS.attacks), profile=FLAGS.profile,
         output_dir=FLAGS.output_dir or default_output_dir(FLAGS.profile),
         first_index=FLAGS.first_index, num_samples=FLAGS.num_samples,
-        chunk_size=FLAGS.chunk_size, recheck=FLAGS.recheck, figures=FLAGS.figures)
+        chunk_size=FLAGS.chunk_size, recheck=FLAGS.recheck, figures=FLAGS.figures,
+        set_aside_stale=FLAGS.set_aside_stale)
     if FLAGS.estimate_from:
       print_estimate(config, FLAGS.estimate_from, runner, model_refs)
       return

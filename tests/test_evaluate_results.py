@@ -59,10 +59,25 @@ def test_other_budgets_are_refused(tmp_path):
   store.check_fingerprints({("cnn", "boundary"): "aaa", ("cnn", "fgm"): "ccc"},
                            {"aaa": {"budget": {"steps": 20}}, "ccc": {"budget": {}}})
   with pytest.raises(results.BudgetMismatchError,
-                     match=r"cnn / boundary: stored \['aaa'\].*steps.*20.*this run bbb"):
+                     match=r"cnn / boundary: stored \['aaa'\].*steps.*20.*this run bbb") as error:
     store.check_fingerprints({("cnn", "boundary"): "bbb"},
                              {"bbb": {"budget": {"steps": 1000}}})
+  assert "--set_aside_stale" in str(error.value)
   assert set(store.budgets()) == {"aaa", "ccc"}
+
+
+def test_rows_of_a_pair_are_set_aside_not_deleted(tmp_path):
+  store = results.ResultStore(tmp_path)
+  store.append([_row(0), _row(1), _row(0, "fgm")])
+  assert store.stale_pairs({("cnn", "boundary"): "bbb", ("cnn", "fgm"): "aaa",
+                            ("cnn", "pointwise"): "ccc"}) == [("cnn", "boundary")]
+  assert store.set_aside([("cnn", "boundary")]) == [_row(0), _row(1)]
+  assert set(results.ResultStore(tmp_path).rows) == {("cnn", "fgm", 0)}
+  store.append([_row(0)])
+  store.set_aside([("cnn", "boundary")])  # a second time: appended to the stale rows
+  stale = (tmp_path / results.STALE_RESULTS_FILE).read_text().splitlines()
+  assert [results.Row.from_json(line) for line in stale] == [_row(0), _row(1), _row(0)]
+  assert store.set_aside([("cnn", "pointwise")]) == []
 
 
 def test_adversarials_are_stored_whole(tmp_path):

@@ -111,6 +111,33 @@ def test_other_budgets_are_refused(first_run, runner):
   assert (output_dir / results.RESULTS_FILE).read_bytes() == before
 
 
+def test_rows_of_another_budget_are_set_aside_and_attacked_again(first_run, runner,
+                                                                 tmp_path):
+  output_dir, _ = first_run
+  changed = tmp_path / "changed"
+  shutil.copytree(output_dir, changed)
+  old = results.ResultStore(changed).rows
+  stale = {key: row for key, row in old.items() if key[:2] == ("cnn", "gaussian_noise")}
+  config = _config(changed, models=("cnn",), attacks=("gaussian_noise",), profile="standard",
+                   recheck=0, figures=False, set_aside_stale=True)
+  # Planning alone (--estimate_from) moves nothing, but plans the pair again.
+  assert len(driver.estimate(config, list(old.values()), runner)) == 1
+  assert results.ResultStore(changed).rows == old
+  summary = driver.evaluate(config, runner=runner)
+  assert summary.units_run == 1 and summary.rows_written == 3
+  rows = results.ResultStore(changed).rows
+  assert set(rows) == set(old)
+  assert {rows[key].fingerprint for key in stale}.isdisjoint(
+      row.fingerprint for row in stale.values())
+  assert all(rows[key] == row for key, row in old.items() if key not in stale)
+  lines = (changed / results.STALE_RESULTS_FILE).read_text().splitlines()
+  assert {row.key: row for row in map(results.Row.from_json, lines)} == stale
+  moved = changed / results.STALE_ADVERSARIALS_DIR / "cnn" / "gaussian_noise"
+  assert sorted(p.name for p in moved.glob("*.npy")) == ["0.npy", "1.npy", "2.npy"]
+  assert not np.array_equal(np.load(moved / "0.npy"), results.AdversarialStore(changed).load(
+      "cnn", "gaussian_noise", 0))
+
+
 def test_more_models_join_the_same_table(first_run, runner, tmp_path):
   output_dir, _ = first_run
   joined = tmp_path / "joined"

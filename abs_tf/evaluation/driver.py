@@ -62,6 +62,9 @@ class EvaluationConfig:
     chunk_size: images per work unit; None for the profile's.
     recheck: finished chunks attacked again at the end to check reproducibility.
     figures: render figure2.png and figure3.png.
+    set_aside_stale: stored rows of a (model, attack) that this run plans with another
+      budget fingerprint (e.g. after a profile's budget changed) are moved to
+      results.stale.jsonl and the pair is attacked again, instead of refusing the run.
   """
   models: Sequence[str] = DEFAULT_MODELS
   attacks: Optional[Sequence[str]] = None
@@ -72,6 +75,7 @@ class EvaluationConfig:
   chunk_size: Optional[int] = None
   recheck: int = 1
   figures: bool = True
+  set_aside_stale: bool = False
 
   def __post_init__(self):
     profiles.get_profile(self.profile)  # raises for unknown profiles
@@ -150,8 +154,13 @@ class Prepared:
 
 
 def prepare(config: EvaluationConfig, runner: runner_lib.UnitRunner,
-            model_refs: Sequence[models_lib.ModelRef] = ()) -> Prepared:
-  """Describes the models, checks the stored budgets and plans the missing units."""
+            model_refs: Sequence[models_lib.ModelRef] = (), dry_run: bool = False) -> Prepared:
+  """Describes the models, checks the stored budgets and plans the missing units.
+
+  With `config.set_aside_stale`, the stored rows of other budgets are moved aside first
+  (`results.ResultStore.set_aside`); with `dry_run` they stay, and the plan is the one a run
+  would make after moving them.
+  """
   profile = profiles.get_profile(config.profile)
   given = {ref.name: ref for ref in model_refs}
   refs = [given.get(name) or models_lib.describe(name, runner.cache) for name in config.models]
@@ -163,13 +172,30 @@ def prepare(config: EvaluationConfig, runner: runner_lib.UnitRunner,
       fingerprint, entry = plan.budget_entry(ref, attack, profile)
       descriptions[fingerprint] = entry
       planned[(ref.name, attack)] = fingerprint
-  store.check_fingerprints(planned, descriptions)
+  stale = store.stale_pairs(planned) if config.set_aside_stale else []
+  if stale and not dry_run:
+    _set_aside(store, stale, refs)
+  store.check_fingerprints({pair: f for pair, f in planned.items() if pair not in stale},
+                           descriptions)
+  done = {key for key in store.done if key[:2] not in stale}
   num = config.samples
   labels = runner.test.labels[config.first_index:config.first_index + num]
   keep = plan.figure_indices(labels, config.first_index)
   units = plan.make_units(selected, refs, profile, config.first_index, num,
-                          config.chunk_size, keep, store.done)
+                          config.chunk_size, keep, done)
   return Prepared(refs, store, units, keep, planned)
+
+
+def _set_aside(store: results.ResultStore, pairs: Sequence[tuple], refs):
+  """Moves the rows and adversarials of `pairs` (model, attack) out of the way."""
+  moved = store.set_aside(pairs)
+  adversarials = results.AdversarialStore(store.dir)
+  slugs = {ref.name: ref.slug for ref in refs}
+  for model, attack in pairs:
+    adversarials.set_aside(slugs[model], attack)
+  logging.warning("Moved %d rows of other budgets to %s: %s.", len(moved),
+                  store.dir / results.STALE_RESULTS_FILE,
+                  ", ".join(f"{model} / {attack}" for model, attack in pairs))
 
 
 def estimate(config: EvaluationConfig, timing_rows: Sequence,
@@ -182,8 +208,8 @@ def estimate(config: EvaluationConfig, timing_rows: Sequence,
       run of the same profile); see `progress.Progress.per_image` for the fallbacks.
     runner: supplies the test labels and the model cache.
   """
-  return progress_lib.estimate(prepare(config, runner or runner_lib.UnitRunner()).units,
-                               timing_rows)
+  run = prepare(config, runner or runner_lib.UnitRunner(), dry_run=True)
+  return progress_lib.estimate(run.units, timing_rows)
 
 
 def evaluate(config: EvaluationConfig,

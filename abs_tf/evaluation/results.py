@@ -5,7 +5,10 @@ It is the only state of a run. Rows are appended one work unit at a time, flushe
 fsynced, so a killed run loses at most the unit it was running; a last line cut short by
 the kill is dropped (and cut from the file) when the store is opened again. Rows of one
 (model, attack) must share one budget fingerprint: `check_fingerprints` refuses to add rows
-of another budget, so results of different budgets never mix in one table.
+of another budget, so results of different budgets never mix in one table. After a change of
+budget, `set_aside` moves a (model, attack)'s rows of the old budget to results.stale.jsonl
+(and its adversarials to adversarials.stale/), so that it is attacked again; nothing a run
+computed is deleted.
 
 `budgets.json` beside it maps each fingerprint to what it stands for (the model's fingerprint,
 attack, budget, seed; a transfer attack's substitute and its fingerprint), for readers.
@@ -21,6 +24,7 @@ import json
 import math
 import os
 import pathlib
+import shutil
 from typing import Dict, Iterable, List, Mapping, Optional, Set
 
 from absl import logging
@@ -29,6 +33,8 @@ import numpy as np
 RESULTS_FILE = "results.jsonl"
 BUDGETS_FILE = "budgets.json"
 ADVERSARIALS_DIR = "adversarials"
+STALE_RESULTS_FILE = "results.stale.jsonl"
+STALE_ADVERSARIALS_DIR = "adversarials.stale"
 
 
 class BudgetMismatchError(ValueError):
@@ -138,6 +144,12 @@ class ResultStore:
       found.setdefault((row.model, row.attack), set()).add(row.fingerprint)
     return found
 
+  def stale_pairs(self, planned: Mapping[tuple, str]) -> List[tuple]:
+    """The (model, attack) pairs of `planned` (pair -> this run's fingerprint) whose stored
+    rows carry another fingerprint, sorted."""
+    return sorted(pair for pair, fingerprints in self.fingerprints().items()
+                  if pair in planned and fingerprints != {planned[pair]})
+
   def check_fingerprints(self, planned: Mapping[tuple, str], descriptions: Mapping[str, dict]):
     """Refuses a run whose budgets differ from those of the stored rows.
 
@@ -149,21 +161,45 @@ class ResultStore:
       BudgetMismatchError: listing every (model, attack) whose stored rows have another
         fingerprint, with both descriptions.
     """
-    stored = self.budgets()
+    stored, found = self.budgets(), self.fingerprints()
     conflicts = []
-    for pair, fingerprints in sorted(self.fingerprints().items()):
-      if pair in planned and fingerprints != {planned[pair]}:
-        old = sorted(fingerprints - {planned[pair]})
-        conflicts.append(f"  {pair[0]} / {pair[1]}: stored {old} "
-                         f"({[stored.get(f, '?') for f in old]}), this run "
-                         f"{planned[pair]} ({descriptions.get(planned[pair])})")
+    for pair in self.stale_pairs(planned):
+      old = sorted(found[pair] - {planned[pair]})
+      conflicts.append(f"  {pair[0]} / {pair[1]}: stored {old} "
+                       f"({[stored.get(f, '?') for f in old]}), this run "
+                       f"{planned[pair]} ({descriptions.get(planned[pair])})")
     if conflicts:
       raise BudgetMismatchError(
           f"{self.path} holds results of other budgets (or other model weights) than this "
           "run's, and results of different budgets must not mix:\n" + "\n".join(conflicts)
-          + "\nRerun with the profile and settings of the stored rows, or write to another "
-          "--output_dir.")
+          + "\nRerun with the profile and settings of the stored rows, write to another "
+          f"--output_dir, or pass --set_aside_stale to move these rows to {STALE_RESULTS_FILE} "
+          "and attack them again.")
     self.add_budgets(descriptions)
+
+  def set_aside(self, pairs: Iterable[tuple]) -> List[Row]:
+    """Moves every stored row of the (model, attack) `pairs` to results.stale.jsonl.
+
+    The rows are appended there (and fsynced) before results.jsonl is rewritten without them
+    (atomically), so an interruption loses none: at worst a row is in both files, and a
+    second call moves it again.
+
+    Returns:
+      The rows moved.
+    """
+    pairs = set(pairs)
+    moved = [row for row in self.rows.values() if (row.model, row.attack) in pairs]
+    if not moved:
+      return []
+    with open(self.dir / STALE_RESULTS_FILE, "a", encoding="utf-8") as f:
+      f.write("".join(row.to_json() + "\n" for row in moved))
+      f.flush()
+      os.fsync(f.fileno())
+    for row in moved:
+      del self.rows[row.key]
+    write_atomic(self.path, "".join(row.to_json() + "\n" for row in self.rows.values())
+                 .encode())
+    return moved
 
   def add_budgets(self, descriptions: Mapping[str, dict]):
     """Adds fingerprint -> description entries to budgets.json (written only if new)."""
@@ -261,6 +297,18 @@ class AdversarialStore:
   def load(self, model_slug: str, attack: str, test_index: int) -> Optional[np.ndarray]:
     path = self.path(model_slug, attack, test_index)
     return np.load(path) if path.exists() else None
+
+  def set_aside(self, model_slug: str, attack: str):
+    """Moves the adversarials of (model, attack) to adversarials.stale/<model>/<attack>/,
+    replacing what an earlier call moved there (see `ResultStore.set_aside`)."""
+    source = self.dir / model_slug / attack
+    if not source.is_dir():
+      return
+    target = self.dir.parent / STALE_ADVERSARIALS_DIR / model_slug / attack
+    if target.exists():
+      shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(source, target)
 
   def keys(self) -> List[tuple]:
     """(model_slug, attack, test_index) of every stored adversarial (not the temporaries)."""
