@@ -74,8 +74,16 @@ def status_kib(pid, field: str) -> int:
 def resident_mb() -> float:
   """This process's resident memory in MiB now (Linux); elsewhere its peak so far."""
   resident = status_kib("self", "VmRSS")
-  if resident:
-    return resident / 1024
+  return resident / 1024 if resident else peak_mb()
+
+
+def peak_mb() -> float:
+  """This process's peak resident memory so far in MiB: VmHWM on Linux (the kernel's
+  high-water mark of this program, where getrusage's also counts the process it was forked
+  from before its exec), elsewhere getrusage's."""
+  peak = status_kib("self", "VmHWM")
+  if peak:
+    return peak / 1024
   peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB; bytes on macOS
   return peak / (MIB if sys.platform == "darwin" else 1024)
 
@@ -89,11 +97,13 @@ class Worker:
     pid: its process id.
     units: the units it ran.
     resident_mb: its resident memory after its last unit, MiB.
+    peak_mb: its peak resident memory up to the end of its last unit, MiB.
   """
   model: str
   pid: int
   units: int
   resident_mb: float
+  peak_mb: float
 
 
 class WorkerError(RuntimeError):
@@ -135,13 +145,13 @@ class ProcessExecutor(Executor):
                               name=f"abs_tf worker {model}", daemon=True)
     process.start()
     theirs.close()
-    count, memory = 0, 0.0
+    count, memory, peak = 0, 0.0, 0.0
     try:
       while todo and (count == 0 or memory <= self.worker_memory_mb):
         unit = todo[0]
         ours.send(unit)
         try:
-          status, payload, memory = ours.recv()
+          status, payload, memory, peak = ours.recv()
         except EOFError:
           process.join(timeout=10)
           raise WorkerError(
@@ -161,10 +171,10 @@ class ProcessExecutor(Executor):
         process.kill()
         process.join()
       ours.close()
-    self.workers.append(Worker(model, process.pid, count, memory))
-    logging.info("Worker process %d of %s ran %d units; %.0f MiB resident after the last%s.",
-                 process.pid, model, count, memory,
-                 f" (over {self.worker_memory_mb:.0f}: replaced)" if todo else "")
+    self.workers.append(Worker(model, process.pid, count, memory, peak))
+    logging.info("Worker process %d of %s ran %d units; %.0f MiB resident after the last%s, "
+                 "peak %.0f MiB.", process.pid, model, count, memory,
+                 f" (over {self.worker_memory_mb:.0f}: replaced)" if todo else "", peak)
 
 
 def _worker_main(connection, parent_pid: int):
@@ -184,7 +194,7 @@ def _worker_main(connection, parent_pid: int):
       message = ("result", runner.run(unit))
     except Exception:  # pylint: disable=broad-except  # reported to the driver, which raises
       message = ("error", traceback.format_exc())
-    connection.send(message + (resident_mb(),))
+    connection.send(message + (resident_mb(), peak_mb()))
 
 
 def _exit_with_parent(parent_pid: int):
