@@ -153,7 +153,11 @@ def finite_difference_vjp(logits_fn: LogitsFn, images, upstream, step: float,
     return i + 1, pieces.write(i, tf.transpose(slope))                      # [P, B]
 
   pieces = tf.TensorArray(images.dtype, size=num_calls, infer_shape=False)
-  _, pieces = tf.while_loop(lambda i, _: i < num_calls, body, (tf.constant(0), pieces))
+  # One call at a time: the iterations are independent, so in a graph TensorFlow would run up
+  # to 10 at once, each holding a call's activations (on abs_authors, 3 images: peak 4,071
+  # MiB in 246 s, and 2,492 MiB in 203 s with one; the same gradient bit for bit).
+  _, pieces = tf.while_loop(lambda i, _: i < num_calls, body, (tf.constant(0), pieces),
+                            parallel_iterations=1)
   return tf.reshape(tf.transpose(pieces.concat()), tf.shape(images))
 
 

@@ -42,6 +42,12 @@ DECODE_CHUNK = 500
 # attacks shrink their batches as samples succeed. At most 1.5x the work of the batch.
 BATCH_BUCKETS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512,
                  768, 1024)
+# A padded batch of more images is searched in pieces of at most this many, one after the
+# other: the search's memory grows with its batch and its speed hardly does beyond this
+# (abs_authors' logits of 512 / 1,024 / 2,048 images at once left 1,958 / 2,512 / 3,855 MiB
+# resident in a fresh process), and an image's result does not depend on the rest of its
+# batch (the same logits bit for bit from pieces of 256, 512 or 1,024).
+SEARCH_PIECE = 512
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,14 +183,24 @@ class ABS(classifier.Classifier):
     """`infer` without validation, as a dict of tensors; callable inside graphs."""
     x = self.preprocess(images)
     batch = tf.shape(x)[0]
-    x_search = pad_batch(tf.stop_gradient(x), bucket_size(batch))
+    size = bucket_size(batch)
+    pieces = (size + SEARCH_PIECE - 1) // SEARCH_PIECE  # size is a multiple of it beyond 512
+    x_search = tf.reshape(pad_batch(tf.stop_gradient(x), size),
+                          [pieces, size // pieces, latent_search.NUM_PIXELS])
     decoders = self.folded_decoders()
-    z0 = latent_search.prototype_search(x_search, self.prototype_rows(decoders), self.latents)
-    # The search runs class-major ([10, B, ...]): each class's decoder reads one slice.
-    _, z, means = latent_search.refine(x_search[None], tf.transpose(z0, [1, 0, 2]),
-                                       decoders, self.config.search)
-    z = tf.stop_gradient(tf.transpose(z, [1, 0, 2])[:batch])
-    means = tf.stop_gradient(tf.transpose(means, [1, 0, 2])[:batch])
+    rows = self.prototype_rows(decoders)
+
+    def search(x_piece):
+      z0 = latent_search.prototype_search(x_piece, rows, self.latents)
+      # Class-major ([10, b, ...]): each class's decoder reads one slice.
+      _, z, means = latent_search.refine(x_piece[None], tf.transpose(z0, [1, 0, 2]),
+                                         decoders, self.config.search)
+      return z, means
+
+    z, means = tf.map_fn(search, x_search, fn_output_signature=(tf.float32, tf.float32),
+                         parallel_iterations=1)                  # [pieces, 10, b, ...]
+    z = tf.stop_gradient(_batch_major(z)[:batch])
+    means = tf.stop_gradient(_batch_major(means)[:batch])
     losses = latent_search.squared_error_loss(x[:, None, :], means, z,
                                               self.config.search.beta)
     return dict(
@@ -249,6 +265,12 @@ def bucket_size(batch):
   largest = buckets[-1]
   rounded_up = (batch + largest - 1) // largest * largest
   return tf.reduce_min(tf.where(buckets >= batch, buckets, rounded_up))
+
+
+def _batch_major(pieces):
+  """[P, 10, b, D] class-major pieces -> [P * b, 10, D] in image order."""
+  shape = tf.shape(pieces)
+  return tf.reshape(tf.transpose(pieces, [0, 2, 1, 3]), [shape[0] * shape[2], shape[1], -1])
 
 
 def pad_batch(x, size):
