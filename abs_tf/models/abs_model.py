@@ -44,9 +44,9 @@ BATCH_BUCKETS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 38
                  768, 1024)
 # A padded batch of more images is searched in pieces of at most this many, one after the
 # other: the search's memory grows with its batch and its speed hardly does beyond this
-# (abs_authors' logits of 512 / 1,024 / 2,048 images at once left 1,958 / 2,512 / 3,855 MiB
-# resident in a fresh process), and an image's result does not depend on the rest of its
-# batch (the same logits bit for bit from pieces of 256, 512 or 1,024).
+# (abs_authors' logits of 1,024 images, in one process, in pieces of 256, then of 512, then at
+# once: peaks of 1,815, 2,007, 2,512 MiB; of 2,048 at once in a fresh process 3,855 MiB), and
+# an image's result does not depend on the rest of its batch (the same logits bit for bit).
 SEARCH_PIECE = 512
 
 
