@@ -85,6 +85,19 @@ def test_padding_does_not_change_an_image_logits(decoders, test_split):
   np.testing.assert_allclose(model(x).numpy(), alone, rtol=1e-5, atol=1e-6)
 
 
+def test_a_batch_searched_in_pieces_keeps_each_image_in_place(decoders, test_split,
+                                                               monkeypatch):
+  latents = latent_search.draw_latents(SMALL.num_samples)
+  whole = abs_model.ABS(decoders, abs_model.ABSConfig(search=SMALL), latents=latents)
+  x = test_split.images[:10]
+  expected = whole.infer(x)
+  monkeypatch.setattr(abs_model, "SEARCH_PIECE", 4)  # read when infer_graph is traced
+  pieces = abs_model.ABS(decoders, abs_model.ABSConfig(search=SMALL), latents=latents)
+  found = pieces.infer(x)  # padded to 12: 3 pieces of 4
+  np.testing.assert_array_equal(found.logits.numpy(), expected.logits.numpy())
+  np.testing.assert_array_equal(found.latents.numpy(), expected.latents.numpy())
+
+
 @pytest.mark.parametrize("images, message", [
     (np.zeros((2, 28, 28), np.float32), "shape"),
     (np.zeros((2, 28, 28, 1), np.float64), "float32"),
