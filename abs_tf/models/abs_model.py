@@ -184,7 +184,8 @@ class ABS(classifier.Classifier):
     x = self.preprocess(images)
     batch = tf.shape(x)[0]
     size = bucket_size(batch)
-    pieces = (size + SEARCH_PIECE - 1) // SEARCH_PIECE  # size is a multiple of it beyond 512
+    # Pieces of equal size: beyond 512 the buckets are 768 (2 x 384) and multiples of 1,024.
+    pieces = (size + SEARCH_PIECE - 1) // SEARCH_PIECE
     x_search = tf.reshape(pad_batch(tf.stop_gradient(x), size),
                           [pieces, size // pieces, latent_search.NUM_PIXELS])
     decoders = self.folded_decoders()
