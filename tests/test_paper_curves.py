@@ -240,9 +240,10 @@ def test_figure2_draws_each_paper_column_dashed_in_its_models_colour(curves):
     figures.plt.close(fig)
 
 
-# D+ of the shipped results/standard rows that issue 20 quotes.
+# D+ of the shipped results/standard rows for the pairs that issue 20 quotes (the CNN's L0
+# was 0.42 there, before Pointwise ran at the paper's budget).
 ISSUE_20_D_PLUS = {("madry", "l2"): 0.71, ("binary_abs", "l0"): 0.68, ("abs", "l0"): 0.49,
-                   ("cnn", "l0"): 0.42}
+                   ("cnn", "l0"): 0.34}
 
 
 def test_d_plus_of_the_shipped_results(curves):
@@ -253,9 +254,11 @@ def test_d_plus_of_the_shipped_results(curves):
     assert found[key].excess.d_plus == pytest.approx(value), key
     assert found[key].exceeds
   assert all(c.critical_value == pytest.approx(0.1731, abs=1e-4) for c in found.values())
-  # Within the 5 % level: the CNN's L2 and L-inf, L-inf of the nearest neighbour and ABS.
+  # Within the 5 % level: the CNN's L2 and L-inf, L-inf of the nearest neighbour and ABS, L0
+  # of the Binary CNN and Madry et al.
   assert sorted(key for key, c in found.items() if not c.exceeds) == [
-      ("abs", "linf"), ("cnn", "l2"), ("cnn", "linf"), ("nearest_neighbor", "linf")]
+      ("abs", "linf"), ("binary_cnn", "l0"), ("cnn", "l2"), ("cnn", "linf"), ("madry", "l0"),
+      ("nearest_neighbor", "linf")]
   madry = found[("madry", "l2")].excess
   assert (madry.paper_broken, madry.ours_broken) == pytest.approx((0.91, 0.20))
   assert 1.5 < madry.distance < 2.0

@@ -297,7 +297,7 @@ BUDGETS_HEADING = (
     "(Foolbox 1.3's defaults, the paper's settings), and of every row beyond the paper "
     f"({BEYOND_PAPER}): the attack's keyword arguments that differ, the models that shared "
     "them, and the model queries per image that their rows record (median, max over the "
-    "images attacked).")
+    "images attacked; each image's clean check and final verification included).")
 
 
 def budgets_markdown(table: Table) -> str:
