@@ -142,18 +142,18 @@ SMOKE = Profile(
     },
     ge_settings={"fd_steps": [0.1]})
 
-# Standard: Foolbox 1.3's settings where they are cheap (Pointwise's included: on the
-# baselines it costs minutes, and its capped budget left L0 medians well above the paper's,
-# e.g. 15 against 9 on the CNN); hard query caps on Boundary; the finite-difference attacks (784 * 2 + 1 queries per gradient) with two step sizes
-# (0.01 for smooth models; 0.5, the only one that crosses the binarisation threshold: with 0.1
-# alone no `_ge` attack succeeded on Binary CNN), the iterative ones with 2 iterations and 4
-# bisection steps, on the first 20 images only.
+# Standard: Foolbox 1.3's settings where they are cheap (Pointwise's included: on the baselines
+# it costs minutes, and its capped budget left L0 medians well above the paper's, e.g. 15
+# against 9 on the CNN); hard query caps on Boundary; the finite-difference attacks
+# (784 * 2 + 1 queries per gradient) with two step sizes (0.01 for smooth models; 0.5, the only
+# one that crosses the binarisation threshold: with 0.1 alone no `_ge` attack succeeded on
+# Binary CNN), the iterative ones with 2 iterations and 4 bisection steps, on the first 20
+# images only.
 # ABS models (one query = a whole latent search; ~50 queries/s here) get 50-image chunks (the
 # attacks batch their queries over a chunk), 1000-query caps on the decision-based attacks
-# (Pointwise with 2 repetitions),
-# the single-step `_ge` attacks on the first 10 images, and no iterative `_ge` attacks (one
-# of those costs ~5 * 10^4 queries per image): a cut of the paper's budget that the table
-# says where it shows these rows.
+# (Pointwise with 2 repetitions), the single-step `_ge` attacks on the first 10 images, and no
+# iterative `_ge` attacks (one of those costs ~5 * 10^4 queries per image): a cut of the
+# paper's budget that the table says where it shows these rows.
 # See the README's "Evaluation" section for the measured cost of each row.
 _STANDARD_SINGLE = {"num_epsilons": 100, "bisection_steps": 10}
 _STANDARD_ITERATIVE = {"iterations": 10, "bisection_steps": 10}
