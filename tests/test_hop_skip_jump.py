@@ -22,7 +22,7 @@ def test_registered():
   assert ATTACKS["hop_skip_jump_linf"].factory is hop_skip_jump.HopSkipJumpLinf
   for name in ("hop_skip_jump_l2", "hop_skip_jump_linf"):
     assert ATTACKS[name].kind == catalog.DECISION and ATTACKS[name].requires == catalog.OUTPUTS
-    assert not ATTACKS[name].paper_row and not ATTACKS[name].in_default_plan
+    assert not ATTACKS[name].paper_row and ATTACKS[name].in_default_plan
 
 
 # From uniform noise (all labels are 0: no neighbours of another label), 10,000 queries reach

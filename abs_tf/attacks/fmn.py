@@ -80,8 +80,9 @@ class FastMinimumNorm(base.MinimizationAttack):
 
   Catalogue: a gradient attack beyond the paper's rows that takes each model's own gradient
   (`catalog.MODEL_GRADIENTS`: autodiff, straight-through or ABS's envelope gradient), after
-  MIM in Table 1; not in the default plan until results/standard holds its rows. Version 1
-  (`catalog.AttackEntry.version`: raise it with any change that changes its results).
+  MIM in Table 1; in the default plan since results/standard holds its rows (2026-12-04).
+  Version 1 (`catalog.AttackEntry.version`: raise it with any change that changes its
+  results).
 
   Args:
     steps: gradient steps per sample (the budget; Foolbox's default 100, the paper 1000).
@@ -94,7 +95,7 @@ class FastMinimumNorm(base.MinimizationAttack):
   """
   kind, title, place = catalog.GRADIENT, "FMN", 65
   requires, gradient_source = catalog.MODEL_GRADIENTS, catalog.AUTODIFF
-  paper_row, in_default_plan, version = False, False, 1
+  paper_row, in_default_plan, version = False, True, 1
   default_stepsize: float = 1.0
 
   def __init__(self, *, steps: int = 100, max_stepsize: Optional[float] = None,

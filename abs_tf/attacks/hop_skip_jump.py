@@ -105,11 +105,11 @@ class HopSkipJump(base.MinimizationAttack):
     seed: seed of the noise and probes.
 
   Catalogue: a decision-based attack beyond the paper's rows, after the Boundary Attack in
-  Table 1; not in the default plan until results/standard holds its rows. Version 1
+  Table 1; in the default plan since results/standard holds its rows (2026-12-04). Version 1
   (`catalog.AttackEntry.version`: raise it with any change that changes its results).
   """
   kind, title, place = catalog.DECISION, "HopSkipJump", 35
-  paper_row, in_default_plan, version = False, False, 1
+  paper_row, in_default_plan, version = False, True, 1
 
   def __init__(self, *, max_queries: Optional[int] = 1000, iterations: Optional[int] = None,
                initial_probes: int = 100, max_probes: int = 10_000, min_probes: int = 10,
