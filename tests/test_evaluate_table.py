@@ -187,23 +187,23 @@ def test_plan_follows_table1():
   assert set(output_only) == {name for name, entry in attacks.ATTACKS.items()
                               if entry.requires == catalog.OUTPUTS and entry.in_default_plan}
   assert set(output_only) == {"transfer_l2", "transfer_linf", "gaussian_noise", "boundary",
-                              "salt_and_pepper", "pointwise"} | {
+                              "hop_skip_jump_l2", "hop_skip_jump_linf", "salt_and_pepper",
+                              "pointwise"} | {
                                   f"{f}_ge" for f in ("fgsm", "fgm", "bim_linf", "bim_l2",
                                                       "mim")}
   # Table 1's row order, read from the attacks' declarations.
   assert _default_plan(_ref("all", registry.AUTODIFF, is_abs=True)) == [
-      "transfer_l2", "gaussian_noise", "boundary", "fgm", "fgm_ge", "fgm_envelope",
-      "bim_l2", "bim_l2_ge", "bim_l2_envelope", "latent_descent",
-      "transfer_linf", "fgsm", "fgsm_ge", "fgsm_envelope", "bim_linf", "bim_linf_ge",
-      "bim_linf_envelope", "mim", "mim_ge", "mim_envelope", "salt_and_pepper", "pointwise"]
-  assert len(abs_) == 22 - 5 and len(cnn) == 22 - 6
-  # Beyond the default plan (issue 20's attacks until results/standard holds their rows):
-  # they apply, and run when named.
-  beyond = {"hop_skip_jump_l2", "hop_skip_jump_linf", "fmn_l2", "fmn_linf", "fmn_l0"}
-  for ref, extra in ((_ref("cnn", registry.AUTODIFF), beyond),
-                     (_ref("abs", registry.ENVELOPE, is_abs=True), beyond),
-                     (_ref("/my/model", None), {"hop_skip_jump_l2", "hop_skip_jump_linf"})):
-    assert set(plan.applicable_attacks(ref)) - set(_default_plan(ref)) == extra
+      "transfer_l2", "gaussian_noise", "boundary", "hop_skip_jump_l2", "fgm", "fgm_ge",
+      "fgm_envelope", "bim_l2", "bim_l2_ge", "bim_l2_envelope", "fmn_l2", "latent_descent",
+      "transfer_linf", "hop_skip_jump_linf", "fgsm", "fgsm_ge", "fgsm_envelope", "bim_linf",
+      "bim_linf_ge", "bim_linf_envelope", "mim", "mim_ge", "mim_envelope", "fmn_linf",
+      "salt_and_pepper", "fmn_l0", "pointwise"]
+  assert len(abs_) == 27 - 5 and len(cnn) == 27 - 6
+  # Every registered attack that applies is in the default plan (issue 20's since
+  # results/standard holds their rows).
+  for ref in (_ref("cnn", registry.AUTODIFF), _ref("abs", registry.ENVELOPE, is_abs=True),
+              _ref("/my/model", None)):
+    assert set(plan.applicable_attacks(ref)) == set(_default_plan(ref))
 
 
 def test_select_attacks_rejects_what_applies_to_no_model():

@@ -240,10 +240,10 @@ def test_figure2_draws_each_paper_column_dashed_in_its_models_colour(curves):
     figures.plt.close(fig)
 
 
-# D+ of the shipped results/standard rows for the pairs that issue 20 quotes (the CNN's L0
-# was 0.42 there, before Pointwise ran at the paper's budget).
-ISSUE_20_D_PLUS = {("madry", "l2"): 0.71, ("binary_abs", "l0"): 0.68, ("abs", "l0"): 0.49,
-                   ("cnn", "l0"): 0.34}
+# D+ of the shipped results/standard rows for the pairs that issue 20 quotes (before the
+# HopSkipJump and FMN rows: Madry et al. L2 0.71, Binary ABS L0 0.68, ABS L0 0.49, CNN L0 0.42).
+ISSUE_20_D_PLUS = {("madry", "l2"): 0.38, ("binary_abs", "l0"): 0.07, ("abs", "l0"): 0.06,
+                   ("cnn", "l0"): 0.07}
 
 
 def test_d_plus_of_the_shipped_results(curves):
@@ -251,16 +251,13 @@ def test_d_plus_of_the_shipped_results(curves):
   found = {(c.model, c.metric): c for c in paper_curves.compare(rows, curves)}
   assert len(found) == 6 * 3
   for key, value in ISSUE_20_D_PLUS.items():
-    assert found[key].excess.d_plus == pytest.approx(value), key
-    assert found[key].exceeds
+    assert found[key].excess.d_plus == pytest.approx(value, abs=0.005), key
   assert all(c.critical_value == pytest.approx(0.1731, abs=1e-4) for c in found.values())
-  # Within the 5 % level: the CNN's L2 and L-inf, L-inf of the nearest neighbour and ABS, L0
-  # of the Binary CNN and Madry et al.
-  assert sorted(key for key, c in found.items() if not c.exceeds) == [
-      ("abs", "linf"), ("binary_cnn", "l0"), ("cnn", "l2"), ("cnn", "linf"), ("madry", "l0"),
-      ("nearest_neighbor", "linf")]
+  # Above the 5 % level: Madry et al. in L2 and L-inf only.
+  assert sorted(key for key, c in found.items() if c.exceeds) == [("madry", "l2"),
+                                                                  ("madry", "linf")]
   madry = found[("madry", "l2")].excess
-  assert (madry.paper_broken, madry.ours_broken) == pytest.approx((0.91, 0.20))
+  assert (madry.paper_broken, madry.ours_broken) == pytest.approx((0.80, 0.42))
   assert 1.5 < madry.distance < 2.0
 
 
