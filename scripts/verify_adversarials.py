@@ -32,7 +32,6 @@ import numpy as np
 import tensorflow as tf
 
 from abs_tf import registry
-from abs_tf.attacks import ATTACKS
 from abs_tf.data import mnist
 from abs_tf.evaluation import models as models_lib
 from abs_tf.evaluation import plan
@@ -86,58 +85,54 @@ def main(argv):
   if FLAGS.model not in registry.MODELS:
     raise app.UsageError(f"--model must be one of {sorted(registry.MODELS)}, "
                          f"got {FLAGS.model!r}.")
-  if FLAGS.attack not in ATTACKS:
-    raise app.UsageError(f"--attack must be one of {sorted(ATTACKS)}, got {FLAGS.attack!r}.")
   if FLAGS.num_images < 1 or FLAGS.first_index < 0:
     raise app.UsageError("--num_images must be >= 1 and --first_index >= 0, got "
                          f"{FLAGS.num_images} and {FLAGS.first_index}.")
   runner = runner_lib.UnitRunner()
   ref = models_lib.describe(FLAGS.model, runner.cache)
-  units = plan.make_units({ref.name: [FLAGS.attack]}, [ref],
-                          profiles.get_profile(FLAGS.profile), FLAGS.first_index,
-                          FLAGS.num_images, chunk_size=None)
+  try:  # an unknown attack, or one that does not apply to the model, as the evaluation says
+    selected = plan.select_attacks([ref], [FLAGS.attack])
+  except ValueError as error:
+    raise app.UsageError(str(error)) from error
+  units = plan.make_units(selected, [ref], profiles.get_profile(FLAGS.profile),
+                          FLAGS.first_index, FLAGS.num_images, chunk_size=None)
   if not units:
-    raise app.UsageError(f"{FLAGS.attack} does not run on {FLAGS.model} under the "
-                         f"{FLAGS.profile} profile (not applicable, or capped at 0 images).")
+    raise app.UsageError(f"{FLAGS.attack} runs on {FLAGS.model} on 0 images under the "
+                         f"{FLAGS.profile} profile (its cap).")
   test = mnist.load("test")
   metric = plan.metric_of(FLAGS.attack)
   stored = stored_rows(FLAGS.results_dir, units[0].fingerprint)
-  found = {}  # test index -> (row distance, adversarial or None, batch)
+  found = []  # (row, its adversarial or None), in test index order
   for unit in units:
-    unit = dataclasses.replace(unit, keep_adversarials=tuple(unit.indices.tolist()))
-    result = runner.run(unit)
-    for row in result.rows:
-      found[row.test_index] = (row.distance, result.adversarials.get(row.test_index),
-                               (unit.start, unit.stop))
+    result = runner.run(dataclasses.replace(unit, keep_adversarials=tuple(unit.indices.tolist())))
+    found += [(row, result.adversarials.get(row.test_index)) for row in result.rows]
   runner.cache.release_all()
 
-  indices = sorted(i for i, (_, adversarial, _) in found.items() if adversarial is not None)
-  classes = dict(zip(indices, serving_classes(
-      FLAGS.model, np.stack([found[i][1] for i in indices])) if indices else []))
+  checked = [(row, adversarial) for row, adversarial in found if adversarial is not None]
+  classes = dict(zip((row.test_index for row, _ in checked), serving_classes(
+      FLAGS.model, np.stack([adversarial for _, adversarial in checked])) if checked else []))
   problems = 0
   print(f"{FLAGS.model} / {FLAGS.attack} ({metric}), profile {FLAGS.profile}, "
         f"fingerprint {units[0].fingerprint}")
   print("index label distance recounted serving_class stored_row verdict")
-  for index in sorted(found):
-    distance, adversarial, batch = found[index]
-    label = int(test.labels[index])
-    row_distance = stored.get((index, batch))
+  for row, adversarial in found:
+    index, distance = row.test_index, row.distance
+    stored_distance = stored.get((index, tuple(row.batch)))
     if adversarial is None:  # no adversarial: a failure (inf) or a misclassified image (0)
       ok = math.isinf(distance) or distance == 0
       recounted, predicted = "-", "-"
     else:
       recounted = recount(test.images[index], adversarial, metric)
       predicted = int(classes[index])
-      ok = predicted != label and math.isclose(recounted, distance, rel_tol=1e-6)
-    ok = ok and (row_distance is None or row_distance == distance
-                 or math.isclose(row_distance, distance, rel_tol=1e-6))
+      ok = predicted != row.label and math.isclose(recounted, distance, rel_tol=1e-6)
+    ok = ok and (stored_distance is None
+                 or math.isclose(stored_distance, distance, rel_tol=1e-6))  # inf == inf too
     problems += not ok
-    print(f"{index} {label} {distance:g} {recounted} {predicted} "
-          f"{'-' if row_distance is None else f'{row_distance:g}'} "
+    print(f"{index} {row.label} {distance:g} {recounted} {predicted} "
+          f"{'-' if stored_distance is None else f'{stored_distance:g}'} "
           f"{'ok' if ok else 'DISAGREES'}", flush=True)
-  distances = [found[i][0] for i in sorted(found)]
-  print(f"median {np.median(distances):g} over {len(distances)} images; "
-        f"{len(indices)} adversarials checked by the serving signature; "
+  print(f"median {np.median([row.distance for row, _ in found]):g} over {len(found)} images; "
+        f"{len(checked)} adversarials checked by the serving signature; "
         f"{problems} disagreements")
   sys.exit(1 if problems else 0)
 
