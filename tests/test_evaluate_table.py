@@ -373,6 +373,16 @@ def test_budgets_say_what_differs_from_the_paper_and_every_row_beyond(budgeted):
   assert "FGM:" not in listed and "Gaussian" not in listed and "bisection" not in listed
 
 
+def test_budget_lines_of_one_attack_in_several_metrics_name_the_metric():
+  rows = (_budget_rows("cnn", "fmn_l2", "fmn2", [1002] * 4)
+          + _budget_rows("cnn", "fmn_l0", "fmn0", [502] * 4))
+  budgets = {"fmn2": _description("fmn_l2", {"steps": 1000}),
+             "fmn0": _description("fmn_l0", {"steps": 500})}
+  lines = table.budgets_markdown(table.build(rows, budgets=budgets)).splitlines()
+  titled = sorted(line.split(":")[0] for line in lines if line.startswith("- "))
+  assert titled == ["- FMN † (L0)", "- FMN † (L2)"]
+
+
 def test_budgets_come_from_the_stored_descriptions_not_a_profile(budgeted):
   rows, budgets = budgeted
   # A budget no profile has, another seed, a fingerprint budgets.json lacks.

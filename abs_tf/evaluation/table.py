@@ -306,10 +306,15 @@ def budgets_markdown(table: Table) -> str:
   per row beyond the paper's (`budget_notes.to_lines`)."""
   if not table.budgets:
     return ""
-  keys = [key for key, _ in table.rows if not is_all_row(key)]
-  lines = budget_notes.to_lines(table.budgets, keys, {key: markdown_title(key) for key in keys},
-                                table.models, table.titles,
-                                [key for key in keys if beyond_paper(key)])
+  rows = [(key, metric) for key, metric in table.rows if not is_all_row(key)]
+  keys = [key for key, _ in rows]
+  titles = [markdown_title(key) for key in keys]
+  # A title several metrics' rows share (FMN, HopSkipJump) names its metric.
+  lines = budget_notes.to_lines(
+      table.budgets, keys,
+      {key: f"{text} ({METRIC_TITLES[metric]})" if titles.count(text) > 1 else text
+       for (key, metric), text in zip(rows, titles)},
+      table.models, table.titles, [key for key in keys if beyond_paper(key)])
   if not lines:
     return "\nBudgets: every row ran with the `paper` profile's budgets.\n"
   return "\n" + BUDGETS_HEADING + "\n\n" + "\n".join(lines) + "\n"
