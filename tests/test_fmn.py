@@ -10,6 +10,7 @@ from abs_tf.attacks import base
 from abs_tf.attacks import catalog
 from abs_tf.attacks import fmn
 from abs_tf.attacks import gradients
+from abs_tf.attacks import starts
 from abs_tf.tools import foolbox_fmn
 
 CLASSES = {base.L0: fmn.FMNL0, base.L2: fmn.FMNL2, base.LINF: fmn.FMNLinf}
@@ -86,6 +87,10 @@ def test_rejects_bad_settings():
     fmn.FMNLinf(max_stepsize=0.1, min_stepsize=1.0)
   with pytest.raises(ValueError, match="gamma"):
     fmn.FMNL0(gamma=1.5)
+  with pytest.raises(ValueError, match="start must be one of"):
+    fmn.FMNL2(start="zero")
+  with pytest.raises(ValueError, match="init_draws must be an integer >= 1"):
+    fmn.FMNL2(start=fmn.BLENDED_NOISE, init_draws=0)
 
 
 @pytest.mark.parametrize("metric", [base.L0, base.L2, base.LINF])
@@ -95,3 +100,62 @@ def test_no_worse_than_foolbox_with_the_same_steps(reference_cnn, batch, metric)
   assert comparison.ours.success.all()
   np.testing.assert_array_equal(comparison.ours.queries, comparison.theirs.queries)
   assert ours <= 1.05 * theirs, (ours, theirs)
+
+
+NOISE = {base.L0: "fmn_l0_noise", base.L2: "fmn_l2_noise", base.LINF: "fmn_linf_noise"}
+
+
+def test_noise_start_rows_beside_fmn():
+  for metric, name in NOISE.items():
+    entry, plain = ATTACKS[name], ATTACKS[CLASSES[metric].name]
+    assert entry.factory.func is CLASSES[metric]
+    assert entry.factory.keywords == {"start": fmn.BLENDED_NOISE}
+    assert (entry.metric, entry.budget_name, entry.place) == (metric, plain.name,
+                                                              plain.place + 1)
+    assert entry.title == "FMN from noise" and entry.requires == catalog.MODEL_GRADIENTS
+    assert not entry.paper_row and not entry.in_default_plan and entry.version == 1
+    assert isinstance(entry(steps=3, seed=1), CLASSES[metric])
+
+
+# From a start with every pixel changed, L0 ends further from the minimum (measured: 12, 11,
+# 15, 11 pixels against 11, 9, 10, 11) than from the original: that row adds to FMN's, it
+# does not replace it.
+@pytest.mark.parametrize("metric, slack", [(base.L0, 1.5), (base.L2, 1.05), (base.LINF, 1.05)])
+def test_noise_start_reaches_the_minimum_of_a_linear_model(linear_problem, metric, slack):
+  p = linear_problem
+  result = ATTACKS[NOISE[metric]](steps=200)(p["model"], p["images"], p["labels"])
+  assert result.success.all()
+  assert np.all(result.distances >= p[metric] * (1 - 1e-4))
+  assert np.all(result.distances <= p[metric] * slack), result.distances / p[metric]
+
+
+def test_blended_noise_starts_are_adversarial_and_counted(reference_cnn, test_split):
+  # The authors' CNN calls uniform noise 8: an 8 starts from the closest other digit.
+  eights = np.flatnonzero(test_split.labels == 8)[:2]
+  images = np.concatenate([test_split.images[:3], test_split.images[eights]])
+  labels = np.concatenate([test_split.labels[:3], test_split.labels[eights]])
+  model = base.CountingModel(reference_cnn, len(images))
+  points, found = starts.blended_noise(model, images, labels, np.random.default_rng(0),
+                                       draws=10, search_steps=12)
+  assert found.all() and points.dtype == np.float32 and points.shape == images.shape
+  assert model.is_adversarial(points, labels).all()
+  noise_distance = base.distance(images, np.full_like(images, 0.5), base.L2)
+  assert np.all(base.distance(images, points, base.L2) < noise_distance)
+  # The two eights: 10 noise draws and the neighbour; each search 12 halvings.
+  assert np.all(model.queries[:3] <= 10 + 12) and np.all(model.queries[3:] == 10 + 1 + 12 + 1)
+  with pytest.raises(ValueError, match="draws >= 1"):
+    starts.blended_noise(model, images, labels, np.random.default_rng(0), draws=0)
+
+
+def test_noise_start_verified_counted_seeded(reference_cnn, batch):
+  images, labels = batch
+  attack = ATTACKS["fmn_l2_noise"]
+  result = attack(steps=50, seed=0)(reference_cnn, images, labels)
+  again = attack(steps=50, seed=0)(reference_cnn, images, labels)
+  assert result.success.all()
+  np.testing.assert_array_equal(result.adversarials, again.adversarials)
+  np.testing.assert_allclose(result.distances,
+                             base.distance(images, result.adversarials, base.L2))
+  # Steps, the base's two queries, and the start's: a draw or more and 20 halvings.
+  assert np.all(result.queries >= 50 + 2 + 1 + 20)
+  assert np.all(result.queries <= 50 + 2 + 100 + 1 + 20)

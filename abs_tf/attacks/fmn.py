@@ -30,6 +30,17 @@ of the first 20 test images stayed unbroken in 1000 L2 steps. Growing the radius
 (1 + gamma_k) per step breaks all 20 within 100 steps (median L2 0.98); L-inf and L0 were
 unaffected there (L0 has its own integer rule).
 
+Starts: Algorithm 1 starts from the original (`start="original"`). `start="blended_noise"`
+starts from an adversarial instead (`starts.blended_noise`: uniform noise blended towards the
+original, the start of Foolbox's Brendel & Bethge attack; Pintor et al., section 3, allow an
+adversarial start): delta_0 = start - x, epsilon_0 = ||delta_0||, found. It walks the
+boundary from far away, where a model with masked gradients near its inputs still has
+useful ones: on this project's Madry et al. network (first 20 test images, 1000 steps) FMN
+L2 from the original reached a median of 2.23, from noise 1.74, and the per-image best of
+both with the other rows 1.49 against 1.75 without it. Rows `fmn_*_noise` ("FMN from
+noise"), beside `fmn_*`, with their budget (`budget_of`). Where no start is found, a sample
+starts from the original.
+
 Differences from Foolbox 3.3.4's `L2FMNAttack` / `LInfFMNAttack` / `L0FMNAttack`: its L2
 projection computes `min(1, norms / norms)`, i.e. never projects; its L0 projection keeps
 every entry tied with the epsilon-th largest, so a step can exceed epsilon; here the
@@ -40,6 +51,7 @@ References:
   Norm Constraints", NeurIPS 2021 (arXiv:2102.12827). Schott et al., ICLR 2019, section 4.
 """
 
+import functools
 import math
 import time
 from typing import Optional
@@ -50,10 +62,13 @@ import tensorflow as tf
 from abs_tf.attacks import base
 from abs_tf.attacks import gradients
 from abs_tf.attacks import catalog
+from abs_tf.attacks import starts
 
 _IMAGES = tf.TensorSpec([None, 28, 28, 1], tf.float32)
 _LABELS = tf.TensorSpec([None], tf.int64)
 _DUAL = {base.L2: 2.0, base.LINF: 1.0}
+ORIGINAL, BLENDED_NOISE = "original", "blended_noise"
+STARTS = (ORIGINAL, BLENDED_NOISE)
 
 
 def margin_gradient_graph(logits_fn: gradients.LogitsFn):
@@ -91,7 +106,10 @@ class FastMinimumNorm(base.MinimizationAttack):
     gamma: gamma_0, the epsilon update's rate; 0.05.
     min_gamma: gamma_K; 0.001.
     gradient: the gradient source; default `gradients.Autodiff()`.
-    seed: unused by this deterministic attack; kept for the common interface.
+    start: ORIGINAL (Algorithm 1) or BLENDED_NOISE (module docstring).
+    init_draws, init_search_steps: with BLENDED_NOISE, `starts.blended_noise`'s draws and
+      search_steps (queries per sample beyond the steps: at most their sum plus one).
+    seed: the noise start's generator; unused from the original (deterministic).
   """
   kind, title, place = catalog.GRADIENT, "FMN", 65
   requires, gradient_source = catalog.MODEL_GRADIENTS, catalog.AUTODIFF
@@ -101,6 +119,7 @@ class FastMinimumNorm(base.MinimizationAttack):
   def __init__(self, *, steps: int = 100, max_stepsize: Optional[float] = None,
                min_stepsize: Optional[float] = None, gamma: float = 0.05,
                min_gamma: float = 0.001, gradient: Optional[gradients.GradientSource] = None,
+               start: str = ORIGINAL, init_draws: int = 100, init_search_steps: int = 20,
                seed: int = 0):
     super().__init__(seed=seed)
     if not (isinstance(steps, (int, np.integer)) and steps >= 1):
@@ -114,6 +133,14 @@ class FastMinimumNorm(base.MinimizationAttack):
       raise ValueError(f"Need 0 < min_gamma <= gamma < 1, got {min_gamma!r}, {gamma!r}.")
     if gradient is not None and not isinstance(gradient, gradients.GradientSource):
       raise TypeError(f"gradient must be a gradients.GradientSource, got {gradient!r}.")
+    if start not in STARTS:
+      raise ValueError(f"start must be one of {STARTS}, got {start!r}.")
+    for key, value, least in (("init_draws", init_draws, 1),
+                              ("init_search_steps", init_search_steps, 0)):
+      if not (isinstance(value, (int, np.integer)) and value >= least):
+        raise ValueError(f"{key} must be an integer >= {least}, got {value!r}.")
+    self.start = start
+    self.init_draws, self.init_search_steps = int(init_draws), int(init_search_steps)
     self.steps = int(steps)
     self.max_stepsize, self.min_stepsize = max_stepsize, min_stepsize
     self.gamma, self.min_gamma = float(gamma), float(min_gamma)
@@ -160,7 +187,6 @@ class FastMinimumNorm(base.MinimizationAttack):
     return base.distance(np.zeros_like(delta), delta, self.metric)
 
   def run(self, model, images, labels, rng):
-    del rng  # deterministic
     n = len(images)
     labels = np.asarray(labels, np.int64)
     x = images.reshape(n, -1).astype(np.float64)
@@ -174,6 +200,13 @@ class FastMinimumNorm(base.MinimizationAttack):
     best = images.reshape(n, -1).copy()
     best_norm = np.full(n, np.inf)
     found = np.zeros(n, bool)
+    if self.start == BLENDED_NOISE:
+      points, found = starts.blended_noise(model, images, labels, rng, self.init_draws,
+                                           self.init_search_steps)
+      points = points.reshape(n, -1)
+      delta[found] = points[found].astype(np.float64) - x[found]
+      best[found], best_norm[found] = points[found], self._norm(delta[found])
+      epsilon[found] = best_norm[found]
     for k in range(self.steps):
       cosine = (1 + math.cos(math.pi * k / self.steps)) / 2
       stepsize = self.min_stepsize + (self.max_stepsize - self.min_stepsize) * cosine
@@ -232,3 +265,13 @@ class FMNL0(FastMinimumNorm):
     shrunk = np.minimum(np.minimum(epsilon - 1, np.floor(epsilon * (1 - gamma))), best_norm)
     grown = np.maximum(epsilon + 1, np.floor(epsilon * (1 + gamma)))
     return np.maximum(1.0, np.where(adversarial, shrunk, grown))
+
+
+# FMN from an adversarial start, beside each FMN row (module docstring): the same class and
+# budget, only the start differs.
+for _cls in (FMNL2, FMNLinf, FMNL0):
+  catalog.register_entry(catalog.entry_of(
+      _cls, name=_cls.name + "_noise", factory=functools.partial(_cls, start=BLENDED_NOISE),
+      title="FMN from noise", place=_cls.place + 1, budget_of=_cls.name,
+      in_default_plan=False))
+del _cls
