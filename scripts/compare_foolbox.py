@@ -17,8 +17,9 @@ to convergence). The bar: this project's median no larger than Foolbox's.
 
 Last the query-efficient and minimal-norm attacks beyond the paper (issue 20): HopSkipJump in
 L2 and L-inf (Foolbox's `HopSkipJumpAttack` with `--hop_skip_jump_foolbox_steps` iterations
-from the same starts; ours with the queries it spent) and FMN in L0, L2 and L-inf (both with
-`--fmn_steps` steps, one logits-and-gradient call each). The bar: ours at most 5 % above
+from the same starts; ours with the queries it spent) and FMN in L0, L2 and L-inf, from the
+originals and from blended-noise starts (both with `--fmn_steps` steps, one
+logits-and-gradient call each, from the same starts). The bar: ours at most 5 % above
 Foolbox's median.
 
   python scripts/compare_foolbox.py --num_images=100 [--model=path/to/saved_model] \
@@ -32,6 +33,7 @@ References:
 """
 
 import dataclasses
+import functools
 import pathlib
 import sys
 import time
@@ -80,19 +82,28 @@ DECISION_COMPARISONS = {
 }
 
 # The attacks beyond the paper at equal budgets, by family: every registered attack of a
-# family is compared in its own metric (the catalogue's).
+# family (its class, or a composition of it, e.g. FMN from noise) is compared in its own
+# metric and from its own start (the catalogue's entry).
 QUERY_FAMILIES = {
-    hop_skip_jump.HopSkipJump: lambda model, images, labels, metric: (
-        foolbox_decision.compare_hop_skip_jump(model, images, labels, metric,
+    hop_skip_jump.HopSkipJump: lambda model, images, labels, entry: (
+        foolbox_decision.compare_hop_skip_jump(model, images, labels, entry.metric,
                                                FLAGS.hop_skip_jump_foolbox_steps)),
-    fmn.FastMinimumNorm: lambda model, images, labels, metric: foolbox_fmn.compare_fmn(
-        model, images, labels, metric, FLAGS.fmn_steps),
+    fmn.FastMinimumNorm: lambda model, images, labels, entry: foolbox_fmn.compare_fmn(
+        model, images, labels, entry.metric, FLAGS.fmn_steps,
+        start=entry.defaults()["start"]),
 }
+
+
+def _class_of(factory):
+  """The attack class an entry's factory builds (through a `functools.partial`)."""
+  return factory.func if isinstance(factory, functools.partial) else factory
+
+
 # name -> its family's comparison, in Table 1's order.
 QUERY_COMPARISONS = {name: compare for name in catalog.table_order(ATTACKS)
                      for family, compare in QUERY_FAMILIES.items()
-                     if isinstance(ATTACKS[name].factory, type)
-                     and issubclass(ATTACKS[name].factory, family)}
+                     if isinstance(_class_of(ATTACKS[name].factory), type)
+                     and issubclass(_class_of(ATTACKS[name].factory), family)}
 QUERY_TOLERANCE = 0.05
 
 FLAGS = flags.FLAGS
@@ -219,8 +230,7 @@ def main(argv):
           f"{theirs.queries.mean():>8.1f}{ours.seconds:>8.1f}{theirs.seconds:>8.1f}",
           flush=True)
   for name in FLAGS.query_attacks:
-    comparison = QUERY_COMPARISONS[name](model, split.images, split.labels,
-                                         ATTACKS[name].metric)
+    comparison = QUERY_COMPARISONS[name](model, split.images, split.labels, ATTACKS[name])
     ours, theirs = comparison.ours, comparison.theirs
     m_ours, m_theirs = comparison.medians()
     within = m_ours <= (1 + QUERY_TOLERANCE) * m_theirs

@@ -159,3 +159,21 @@ def test_noise_start_verified_counted_seeded(reference_cnn, batch):
   # Steps, the base's two queries, and the start's: a draw or more and 20 halvings.
   assert np.all(result.queries >= 50 + 2 + 1 + 20)
   assert np.all(result.queries <= 50 + 2 + 100 + 1 + 20)
+
+
+@pytest.mark.parametrize("metric", [base.L0, base.L2, base.LINF])
+def test_noise_start_no_worse_than_foolbox_from_the_same_starts(reference_cnn, batch, metric):
+  comparison = foolbox_fmn.compare_fmn(reference_cnn, *batch, metric, steps=100,
+                                       start=fmn.BLENDED_NOISE)
+  ours, theirs = comparison.medians()
+  assert comparison.ours.success.all() and comparison.theirs.success.all()
+  assert ours <= 1.05 * theirs, (ours, theirs)
+  if metric == base.L2:  # Foolbox's L2 projection never projects: it stays far out
+    assert ours < 0.5 * theirs, (ours, theirs)
+
+
+def test_compare_foolbox_runs_every_fmn_row():
+  from scripts import compare_foolbox  # pylint: disable=import-outside-toplevel
+  fmn_rows = [name for name in compare_foolbox.QUERY_COMPARISONS if name.startswith("fmn")]
+  assert fmn_rows == ["fmn_l2", "fmn_l2_noise", "fmn_linf", "fmn_linf_noise", "fmn_l0",
+                      "fmn_l0_noise"]
