@@ -194,18 +194,17 @@ def test_plan_follows_table1():
   # Table 1's row order, read from the attacks' declarations.
   assert _default_plan(_ref("all", registry.AUTODIFF, is_abs=True)) == [
       "transfer_l2", "gaussian_noise", "boundary", "hop_skip_jump_l2", "fgm", "fgm_ge",
-      "fgm_envelope", "bim_l2", "bim_l2_ge", "bim_l2_envelope", "fmn_l2", "latent_descent",
+      "fgm_envelope", "bim_l2", "bim_l2_ge", "bim_l2_envelope", "fmn_l2", "fmn_l2_noise",
+      "latent_descent",
       "transfer_linf", "hop_skip_jump_linf", "fgsm", "fgsm_ge", "fgsm_envelope", "bim_linf",
       "bim_linf_ge", "bim_linf_envelope", "mim", "mim_ge", "mim_envelope", "fmn_linf",
-      "salt_and_pepper", "fmn_l0", "pointwise"]
-  assert len(abs_) == 27 - 5 and len(cnn) == 27 - 6
+      "fmn_linf_noise", "salt_and_pepper", "fmn_l0", "fmn_l0_noise", "pointwise"]
+  assert len(abs_) == 30 - 5 and len(cnn) == 30 - 6
   # Every registered attack that applies is in the default plan (issue 20's since
-  # results/standard holds their rows), but FMN from noise, until it holds theirs.
-  noise_start = {"fmn_l2_noise", "fmn_linf_noise", "fmn_l0_noise"}
-  for ref in (_ref("cnn", registry.AUTODIFF), _ref("abs", registry.ENVELOPE, is_abs=True)):
-    assert set(plan.applicable_attacks(ref)) == set(_default_plan(ref)) | noise_start
-  ref = _ref("/my/model", None)
-  assert set(plan.applicable_attacks(ref)) == set(_default_plan(ref))
+  # results/standard holds their rows).
+  for ref in (_ref("cnn", registry.AUTODIFF), _ref("abs", registry.ENVELOPE, is_abs=True),
+              _ref("/my/model", None)):
+    assert set(plan.applicable_attacks(ref)) == set(_default_plan(ref))
 
 
 def test_select_attacks_rejects_what_applies_to_no_model():
@@ -299,9 +298,9 @@ def test_an_attack_version_enters_the_fingerprint(monkeypatch):
 
 
 def test_default_models_are_the_columns_results_standard_holds():
-  # Until the rerun fills their columns, the authors' models run when named.
-  assert plan.default_models() == registry.paper_models()
-  for name in ("cnn_authors", "binary_abs_authors", "abs_authors", "substitute_cnn"):
+  # Until the rerun fills their columns, the authors' ABS models run when named.
+  assert plan.default_models() == registry.paper_models() + ("cnn_authors",)
+  for name in ("binary_abs_authors", "abs_authors", "substitute_cnn"):
     assert name not in plan.default_models() and not registry.MODELS[name].in_default_plan
   from abs_tf.evaluation import driver
   assert driver.EvaluationConfig().models == plan.default_models()

@@ -113,7 +113,7 @@ def test_noise_start_rows_beside_fmn():
     assert (entry.metric, entry.budget_name, entry.place) == (metric, plain.name,
                                                               plain.place + 1)
     assert entry.title == "FMN from noise" and entry.requires == catalog.MODEL_GRADIENTS
-    assert not entry.paper_row and not entry.in_default_plan and entry.version == 1
+    assert not entry.paper_row and entry.in_default_plan and entry.version == 1
     assert isinstance(entry(steps=3, seed=1), CLASSES[metric])
 
 
