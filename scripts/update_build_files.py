@@ -5,13 +5,17 @@ r"""Writes the Bazel BUILD files from the project's import graph.
 
 One `py_library` per module of abs_tf/, one `py_binary` per entry point (a module with a
 `main` run by absl), one `py_test` per test file; deps are the project modules each file
-imports, third-party packages come from `requirement(...)` (rules_python pip_parse).
+imports, third-party packages come from `requirement(...)` (rules_python pip_parse). A
+script (scripts/, benchmarks/) that another file imports also gets a `py_library`
+`<name>_lib`, which its importers and its own `py_binary` depend on; a test that runs a
+script as a program (a string "scripts/<name>.py" in it) has its `py_binary` as data.
 Bazel cannot run offline on this project's machines, so tests/test_build_files.py checks
 that the BUILD files match this generator instead.
 """
 
 import ast
 import pathlib
+import re
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -27,6 +31,9 @@ THIRD_PARTY = {
     "foolbox": "foolbox", "eagerpy": "eagerpy", "tf_keras": "tf-keras", "ray": "ray",
     "nbclient": "nbclient", "nbformat": "nbformat", "PIL": "pillow", "setuptools": "setuptools",
 }
+# Folders of programs (py_binary targets), imported as namespace packages (`from scripts
+# import table1_cnn`).
+PROGRAM_DIRS = ("scripts", "benchmarks")
 
 
 def _imports(path: pathlib.Path):
@@ -46,7 +53,7 @@ def _imports(path: pathlib.Path):
         names.append(node.module)
     for name in names:
       top = name.split(".")[0]
-      if top == "abs_tf":
+      if top == "abs_tf" or top in PROGRAM_DIRS:
         project.add(name)
       elif top in THIRD_PARTY:
         external.add(THIRD_PARTY[top])
@@ -68,9 +75,14 @@ def _name(path: pathlib.Path) -> str:
   return path.parent.name if path.stem == "__init__" else path.stem
 
 
+def _is_program(path: pathlib.Path) -> bool:
+  return path.parent.name in PROGRAM_DIRS and path.parent.parent == ROOT
+
+
 def _label(module_path: pathlib.Path, from_dir: pathlib.Path) -> str:
+  """The label of a module's library as seen from a BUILD file in from_dir."""
   package = module_path.parent.relative_to(ROOT).as_posix()
-  name = _name(module_path)
+  name = _name(module_path) + ("_lib" if _is_program(module_path) else "")
   if module_path.parent == from_dir:
     return f":{name}"
   return f"//{package}:{name}"
@@ -115,6 +127,24 @@ def _deps(path: pathlib.Path, directory: pathlib.Path):
   return sorted(labels) + [f'requirement("{r}")' for r in sorted(external)]
 
 
+def _imported_programs(paths):
+  """The scripts and benchmarks that some of paths import (they need a py_library)."""
+  imported = set()
+  for path in paths:
+    for dotted in _imports(path)[0]:
+      target = _resolve(dotted)
+      if target is not None and target != path and _is_program(target):
+        imported.add(target)
+  return imported
+
+
+def _programs_run(path: pathlib.Path):
+  """Labels of the scripts a test runs as programs (a string "scripts/<name>.py")."""
+  return sorted({f"//{folder}:{name}" for folder, name in re.findall(
+      r"[\"'](" + "|".join(PROGRAM_DIRS) + r")/(\w+)\.py[\"']", path.read_text())
+                 if (ROOT / folder / f"{name}.py").is_file()})
+
+
 # Data the code reads at run time: directory -> glob of its `files` filegroup.
 DATA_DIRS = {
     "data/mnist": '["*.gz"]',
@@ -143,6 +173,8 @@ def build_files():
   for directory in [ROOT / "tests", ROOT / "scripts", ROOT / "benchmarks"]:
     if directory.is_dir():
       by_dir.setdefault(directory, []).extend(sorted(directory.glob("*.py")))
+  imported_programs = _imported_programs(p for paths in by_dir.values() for p in paths)
+  public = '    visibility = ["//visibility:public"],'
   for directory, paths in sorted(by_dir.items()):
     targets = []
     for path in sorted(paths):
@@ -151,15 +183,20 @@ def build_files():
         if path.name.startswith("test_"):
           deps = sorted(set(deps) | {'":conftest"'}) if (directory / "conftest.py").is_file() \
               else deps
+          data = [f'"//{d}:files"' for d in DATA_DIRS] + [
+              f'"{label}"' for label in _programs_run(path)]
           targets.append(_target("py_test", _name(path), [path.name], deps,
-                                 '    size = "large",\n    data = [' + ", ".join(
-                                     f'"//{d}:files"' for d in DATA_DIRS) + '],'))
+                                 '    size = "large",\n    data = [' + ", ".join(data) + '],'))
         else:
           targets.append(_target("py_library", _name(path), [path.name], deps))
+      elif path in imported_programs:
+        targets.append(_target("py_library", _name(path) + "_lib", [path.name], deps, public))
+        targets.append(_target("py_binary", _name(path), [path.name],
+                               [f'":{_name(path)}_lib"']))
       else:
-        is_binary = _is_binary(path) or directory.name in ("scripts", "benchmarks")
+        is_binary = _is_binary(path) or _is_program(path)
         kind = "py_binary" if is_binary else "py_library"
-        extra = '    visibility = ["//visibility:public"],' if kind == "py_library" else ""
+        extra = public if kind == "py_library" else ""
         if path.name in LIBRARY_DATA:
           extra = (extra + "\n" if extra else "") + f'    data = ["//{LIBRARY_DATA[path.name]}:files"],'
         targets.append(_target(kind, _name(path), [path.name], deps, extra))

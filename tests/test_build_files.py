@@ -47,6 +47,18 @@ def test_every_label_a_target_depends_on_exists():
   assert not missing, sorted(missing)
 
 
+def test_scripts_that_tests_import_or_run_are_their_dependencies():
+  graph = _targets()
+  # `from scripts import calibrate_cnn`: the script's library, which its program uses too.
+  assert "//scripts:calibrate_cnn_lib" in graph["//tests:test_calibrate_cnn"]
+  assert graph["//scripts:calibrate_cnn"] == {"//scripts:calibrate_cnn_lib"}
+  assert "//scripts:table1_cnn_lib" in graph["//scripts:calibrate_cnn_lib"]
+  # A script a test runs as a program (verify_adversarials): its program as data.
+  assert "//scripts:verify_adversarials" in graph["//tests:test_verify_adversarials"]
+  # A script no file imports stays a program only.
+  assert "//scripts:verify_adversarials_lib" not in graph
+
+
 def test_dependency_graph_has_no_cycle():
   """Bazel refuses dependency cycles, so the generator must not write one."""
   graph = _targets()
