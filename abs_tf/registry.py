@@ -96,15 +96,13 @@ MODELS: Dict[str, ModelSpec] = {spec.name: spec for spec in [
     ModelSpec("abs", "ABS", ENVELOPE, is_abs=True, paper_column="abs", made_by=TRAIN_ABS),
     ModelSpec("substitute_cnn", "Substitute CNN", AUTODIFF, in_default_plan=False),
     # The paper's authors' released weights, not trained here (third_party/abs_authors), in
-    # the paper's column order. Columns of the standard table once results/standard holds
-    # their rows (the CNN's since 2026-12-04); until then evaluated when named (--models).
+    # the paper's column order; columns of the standard table since 2026-12-04.
     ModelSpec("cnn_authors", "CNN (authors' weights)", AUTODIFF, paper_column="cnn",
               made_by=AUTHORS_WEIGHTS),
     ModelSpec("binary_abs_authors", "Binary ABS (authors' weights)", ENVELOPE, binarized=True,
-              is_abs=True, paper_column="binary_abs", made_by=AUTHORS_WEIGHTS,
-              in_default_plan=False),
+              is_abs=True, paper_column="binary_abs", made_by=AUTHORS_WEIGHTS),
     ModelSpec("abs_authors", "ABS (authors' weights)", ENVELOPE, is_abs=True,
-              paper_column="abs", made_by=AUTHORS_WEIGHTS, in_default_plan=False),
+              paper_column="abs", made_by=AUTHORS_WEIGHTS),
 ]}
 
 
