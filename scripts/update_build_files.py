@@ -14,6 +14,7 @@ that the BUILD files match this generator instead.
 """
 
 import ast
+import functools
 import pathlib
 import re
 import sys
@@ -36,6 +37,7 @@ THIRD_PARTY = {
 PROGRAM_DIRS = ("scripts", "benchmarks")
 
 
+@functools.lru_cache(maxsize=None)  # read by _deps and _imported_programs alike
 def _imports(path: pathlib.Path):
   """Project modules (dotted) and third-party requirements a file imports."""
   tree = ast.parse(path.read_text())
@@ -170,7 +172,7 @@ def build_files():
   by_dir = {}
   for path in _module_files():
     by_dir.setdefault(path.parent, []).append(path)
-  for directory in [ROOT / "tests", ROOT / "scripts", ROOT / "benchmarks"]:
+  for directory in [ROOT / name for name in ("tests",) + PROGRAM_DIRS]:
     if directory.is_dir():
       by_dir.setdefault(directory, []).extend(sorted(directory.glob("*.py")))
   imported_programs = _imported_programs(p for paths in by_dir.values() for p in paths)
